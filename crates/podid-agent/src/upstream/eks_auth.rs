@@ -1,0 +1,138 @@
+//! The EKS Auth client: `AssumeRoleForPodIdentity`, signed with the node's AWS credentials.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_eksauth::config::http::HttpResponse;
+use aws_sdk_eksauth::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use podid_core::Secret;
+use podid_core::arn;
+use podid_core::container::RoleCredentials;
+use podid_core::eks_auth::ErrorCode;
+
+use super::{CredentialSource, UpstreamError};
+
+/// How the agent reaches EKS Auth.
+#[derive(Debug, Clone)]
+pub struct EksAuthSettings {
+    pub cluster_name: String,
+    /// Replaces the regional endpoint, e.g. a podid server's URL. Without it the SDK's own
+    /// resolution applies, which honours `AWS_ENDPOINT_URL_EKS_AUTH`.
+    pub endpoint: Option<String>,
+    pub attempt_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+impl EksAuthSettings {
+    pub fn new(cluster_name: impl Into<String>) -> Self {
+        Self {
+            cluster_name: cluster_name.into(),
+            endpoint: None,
+            attempt_timeout: Duration::from_secs(1),
+            max_attempts: 3,
+        }
+    }
+}
+
+/// Calls EKS Auth through the AWS SDK, which signs with SigV4 using the standard credential
+/// chain (environment, profile, web identity, container, then IMDS on EC2 nodes) and retries
+/// throttling and transient failures with jittered exponential backoff.
+#[derive(Debug, Clone)]
+pub struct EksAuthClient {
+    client: aws_sdk_eksauth::Client,
+    cluster_name: String,
+}
+
+impl EksAuthClient {
+    pub async fn connect(settings: &EksAuthSettings) -> Result<Self, String> {
+        let retry = RetryConfig::standard()
+            .with_max_attempts(settings.max_attempts)
+            .with_initial_backoff(Duration::from_millis(100));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(settings.attempt_timeout)
+            .operation_attempt_timeout(settings.attempt_timeout)
+            .operation_timeout(settings.attempt_timeout * (settings.max_attempts + 1))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts);
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            return Err("no AWS region is configured for EKS Auth: set AWS_REGION, or run on \
+                        an EC2 node whose instance metadata service tells it"
+                .into());
+        }
+        Ok(Self {
+            client: aws_sdk_eksauth::Client::new(&config),
+            cluster_name: settings.cluster_name.clone(),
+        })
+    }
+}
+
+impl CredentialSource for EksAuthClient {
+    async fn fetch(&self, token: &Secret) -> Result<RoleCredentials, UpstreamError> {
+        let output = self
+            .client
+            .assume_role_for_pod_identity()
+            .cluster_name(&self.cluster_name)
+            .token(token.expose())
+            .send()
+            .await
+            .map_err(upstream_error)?;
+
+        let malformed = |what: &str| {
+            UpstreamError::new(
+                ErrorCode::InternalServer,
+                format!("EKS Auth answered without {what}"),
+            )
+        };
+        let credentials = output.credentials().ok_or_else(|| malformed("credentials"))?;
+        let role_arn = output.assumed_role_user().map(|user| user.arn()).unwrap_or_default();
+        Ok(RoleCredentials {
+            access_key_id: credentials.access_key_id().to_owned(),
+            secret_access_key: Secret::new(credentials.secret_access_key()),
+            session_token: Secret::new(credentials.session_token()),
+            expiration: credentials.expiration().secs(),
+            account_id: arn::account_id(role_arn).unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+fn upstream_error<E>(error: SdkError<E, HttpResponse>) -> UpstreamError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &error {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.code().and_then(ErrorCode::from_error_type);
+            let message = inner.message().unwrap_or("EKS Auth refused the request").to_owned();
+            let status = error.raw_response().map(|response| response.status().as_u16());
+            UpstreamError::new(code.unwrap_or_else(|| code_for_status(status)), message)
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => UpstreamError::new(
+            ErrorCode::ServiceUnavailable,
+            format!("EKS Auth is unreachable: {}", DisplayErrorContext(&error)),
+        ),
+        _ => UpstreamError::new(
+            ErrorCode::InternalServer,
+            format!("EKS Auth call failed: {}", DisplayErrorContext(&error)),
+        ),
+    }
+}
+
+/// Classifies an error whose type the agent does not know by its HTTP status.
+fn code_for_status(status: Option<u16>) -> ErrorCode {
+    match status {
+        Some(404) => ErrorCode::ResourceNotFound,
+        Some(429) => ErrorCode::Throttling,
+        Some(503) => ErrorCode::ServiceUnavailable,
+        Some(400..=499) => ErrorCode::InvalidRequest,
+        _ => ErrorCode::InternalServer,
+    }
+}

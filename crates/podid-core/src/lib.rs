@@ -1,0 +1,13 @@
+//! Pure building blocks of podid: wire shapes, service-account token claims, credentials and the
+//! small parsers they need. Nothing in this crate performs I/O, so every decision here can be
+//! tested without a socket or a clock.
+
+pub mod arn;
+pub mod container;
+pub mod duration;
+pub mod eks_auth;
+pub mod secret;
+pub mod time;
+pub mod token;
+
+pub use secret::Secret;
