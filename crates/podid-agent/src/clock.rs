@@ -18,7 +18,10 @@ pub enum Clock {
 impl Clock {
     /// A clock that reads `unix_now` at tokio's current instant and advances with tokio's time.
     pub fn tokio_at(unix_now: i64) -> Self {
-        Clock::Tokio { unix_at_start: unix_now, start: Instant::now() }
+        Clock::Tokio {
+            unix_at_start: unix_now,
+            start: Instant::now(),
+        }
     }
 
     pub fn now_unix(&self) -> i64 {
@@ -26,9 +29,10 @@ impl Clock {
             Clock::System => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_secs() as i64),
-            Clock::Tokio { unix_at_start, start } => {
-                unix_at_start + start.elapsed().as_secs() as i64
-            }
+            Clock::Tokio {
+                unix_at_start,
+                start,
+            } => unix_at_start + start.elapsed().as_secs() as i64,
         }
     }
 }

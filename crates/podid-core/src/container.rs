@@ -64,7 +64,8 @@ mod tests {
             expiration: 1_700_000_000,
             account_id: "111122223333".into(),
         };
-        let body: serde_json::Value = serde_json::from_str(&credentials_body(&credentials)).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(&credentials_body(&credentials)).unwrap();
         assert_eq!(
             body,
             serde_json::json!({

@@ -36,14 +36,20 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     let mut total_nanos: f64 = 0.0;
     let mut rest = text;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let (number, after) = rest.split_at(number_len);
         if number.is_empty() || number == "." {
             return Err(DurationError::InvalidNumber(input.to_owned()));
         }
-        let value: f64 = number.parse().map_err(|_| DurationError::InvalidNumber(input.to_owned()))?;
+        let value: f64 = number
+            .parse()
+            .map_err(|_| DurationError::InvalidNumber(input.to_owned()))?;
 
-        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_len);
         if unit.is_empty() {
             return Err(DurationError::MissingUnit(input.to_owned()));
@@ -91,11 +97,26 @@ mod tests {
     #[test]
     fn rejects_malformed_durations() {
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
-        assert_eq!(parse_duration("10"), Err(DurationError::MissingUnit("10".into())));
-        assert!(matches!(parse_duration("3d"), Err(DurationError::UnknownUnit { .. })));
-        assert!(matches!(parse_duration("-1h"), Err(DurationError::Negative(_))));
-        assert!(matches!(parse_duration("h"), Err(DurationError::InvalidNumber(_))));
-        assert!(matches!(parse_duration("1..2s"), Err(DurationError::InvalidNumber(_))));
+        assert_eq!(
+            parse_duration("10"),
+            Err(DurationError::MissingUnit("10".into()))
+        );
+        assert!(matches!(
+            parse_duration("3d"),
+            Err(DurationError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse_duration("-1h"),
+            Err(DurationError::Negative(_))
+        ));
+        assert!(matches!(
+            parse_duration("h"),
+            Err(DurationError::InvalidNumber(_))
+        ));
+        assert!(matches!(
+            parse_duration("1..2s"),
+            Err(DurationError::InvalidNumber(_))
+        ));
     }
 
     #[test]

@@ -151,7 +151,10 @@ mod tests {
             "com.amazonaws.eksauth#AccessDeniedException",
             "AccessDeniedException:http://internal.amazon.com/coral/",
         ] {
-            assert_eq!(ErrorCode::from_error_type(spelling), Some(ErrorCode::AccessDenied));
+            assert_eq!(
+                ErrorCode::from_error_type(spelling),
+                Some(ErrorCode::AccessDenied)
+            );
         }
         assert_eq!(ErrorCode::from_error_type("NoSuchThing"), None);
     }
@@ -167,8 +170,10 @@ mod tests {
 
     #[test]
     fn only_token_and_permission_errors_are_irrecoverable() {
-        let irrecoverable: Vec<_> =
-            ErrorCode::ALL.into_iter().filter(|c| c.is_irrecoverable()).collect();
+        let irrecoverable: Vec<_> = ErrorCode::ALL
+            .into_iter()
+            .filter(|c| c.is_irrecoverable())
+            .collect();
         assert_eq!(
             irrecoverable,
             [

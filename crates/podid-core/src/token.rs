@@ -118,15 +118,23 @@ impl UnverifiedToken {
             return Err(TokenError::Empty);
         }
         if raw.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLong { len: raw.len(), max: MAX_TOKEN_BYTES });
+            return Err(TokenError::TooLong {
+                len: raw.len(),
+                max: MAX_TOKEN_BYTES,
+            });
         }
         let claims = decode_claims(raw)?;
         let expires_at = claims.exp.ok_or(TokenError::MissingClaim("exp"))? as i64;
         let issuer = claims.iss.ok_or(TokenError::MissingClaim("iss"))?;
-        let kubernetes = claims.kubernetes.ok_or(TokenError::MissingClaim("kubernetes.io"))?;
-        let namespace = kubernetes.namespace.ok_or(TokenError::MissingClaim("namespace"))?;
-        let service_account =
-            kubernetes.serviceaccount.ok_or(TokenError::MissingClaim("serviceaccount"))?;
+        let kubernetes = claims
+            .kubernetes
+            .ok_or(TokenError::MissingClaim("kubernetes.io"))?;
+        let namespace = kubernetes
+            .namespace
+            .ok_or(TokenError::MissingClaim("namespace"))?;
+        let service_account = kubernetes
+            .serviceaccount
+            .ok_or(TokenError::MissingClaim("serviceaccount"))?;
         let pod = kubernetes.pod.ok_or(TokenError::NotPodBound)?;
 
         Ok(Self {
@@ -147,7 +155,10 @@ impl UnverifiedToken {
     /// behind the API server's; an expired token gets no leeway since it can only fail upstream.
     pub fn check_time(&self, now: i64, nbf_leeway: i64) -> Result<(), TokenError> {
         if self.expires_at <= now {
-            return Err(TokenError::Expired { expired_at: self.expires_at, now });
+            return Err(TokenError::Expired {
+                expired_at: self.expires_at,
+                now,
+            });
         }
         match self.not_before {
             Some(not_before) if not_before > now + nbf_leeway => {
@@ -177,11 +188,17 @@ pub fn decode_claims(raw: &str) -> Result<Claims, TokenError> {
         return Err(TokenError::NotThreeParts(parts.len()));
     };
     let header = decode_part(header, "header")?;
-    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&header)
-        .map_err(|e| TokenError::Json { part: "header", reason: e.to_string() })?;
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&header).map_err(|e| {
+        TokenError::Json {
+            part: "header",
+            reason: e.to_string(),
+        }
+    })?;
     let payload = decode_part(payload, "payload")?;
-    serde_json::from_slice(&payload)
-        .map_err(|e| TokenError::Json { part: "payload", reason: e.to_string() })
+    serde_json::from_slice(&payload).map_err(|e| TokenError::Json {
+        part: "payload",
+        reason: e.to_string(),
+    })
 }
 
 fn decode_part(part: &str, name: &'static str) -> Result<Vec<u8>, TokenError> {

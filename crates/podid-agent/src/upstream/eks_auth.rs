@@ -63,9 +63,11 @@ impl EksAuthClient {
         }
         let config = loader.load().await;
         if config.region().is_none() {
-            return Err("no AWS region is configured for EKS Auth: set AWS_REGION, or run on \
+            return Err(
+                "no AWS region is configured for EKS Auth: set AWS_REGION, or run on \
                         an EC2 node whose instance metadata service tells it"
-                .into());
+                    .into(),
+            );
         }
         Ok(Self {
             client: aws_sdk_eksauth::Client::new(&config),
@@ -91,8 +93,13 @@ impl CredentialSource for EksAuthClient {
                 format!("EKS Auth answered without {what}"),
             )
         };
-        let credentials = output.credentials().ok_or_else(|| malformed("credentials"))?;
-        let role_arn = output.assumed_role_user().map(|user| user.arn()).unwrap_or_default();
+        let credentials = output
+            .credentials()
+            .ok_or_else(|| malformed("credentials"))?;
+        let role_arn = output
+            .assumed_role_user()
+            .map(|user| user.arn())
+            .unwrap_or_default();
         Ok(RoleCredentials {
             access_key_id: credentials.access_key_id().to_owned(),
             secret_access_key: Secret::new(credentials.secret_access_key()),
@@ -111,8 +118,13 @@ where
         SdkError::ServiceError(service) => {
             let inner = service.err();
             let code = inner.code().and_then(ErrorCode::from_error_type);
-            let message = inner.message().unwrap_or("EKS Auth refused the request").to_owned();
-            let status = error.raw_response().map(|response| response.status().as_u16());
+            let message = inner
+                .message()
+                .unwrap_or("EKS Auth refused the request")
+                .to_owned();
+            let status = error
+                .raw_response()
+                .map(|response| response.status().as_u16());
             UpstreamError::new(code.unwrap_or_else(|| code_for_status(status)), message)
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => UpstreamError::new(

@@ -21,7 +21,10 @@ pub struct UpstreamError {
 
 impl UpstreamError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 

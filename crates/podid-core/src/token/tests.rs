@@ -47,19 +47,32 @@ fn checks_the_validity_window() {
     assert_eq!(token.check_time(1_500, 0), Ok(()));
     assert_eq!(
         token.check_time(2_000, 60),
-        Err(TokenError::Expired { expired_at: 2_000, now: 2_000 })
+        Err(TokenError::Expired {
+            expired_at: 2_000,
+            now: 2_000
+        })
     );
     assert_eq!(
         token.check_time(900, 60),
-        Err(TokenError::NotYetValid { not_before: 1_000, now: 900 })
+        Err(TokenError::NotYetValid {
+            not_before: 1_000,
+            now: 900
+        })
     );
-    assert_eq!(token.check_time(950, 60), Ok(()), "nbf within the leeway is accepted");
+    assert_eq!(
+        token.check_time(950, 60),
+        Ok(()),
+        "nbf within the leeway is accepted"
+    );
 }
 
 #[test]
 fn rejects_malformed_tokens_precisely() {
     assert_eq!(UnverifiedToken::parse("").unwrap_err(), TokenError::Empty);
-    assert_eq!(UnverifiedToken::parse("a.b").unwrap_err(), TokenError::NotThreeParts(2));
+    assert_eq!(
+        UnverifiedToken::parse("a.b").unwrap_err(),
+        TokenError::NotThreeParts(2)
+    );
     assert_eq!(
         UnverifiedToken::parse("!!.e30.x").unwrap_err(),
         TokenError::Base64 { part: "header" }
@@ -67,20 +80,32 @@ fn rejects_malformed_tokens_precisely() {
     let not_json = format!("{}.bm90IGpzb24.x", encode(&json!({"alg": "RS256"})));
     assert!(matches!(
         UnverifiedToken::parse(&not_json).unwrap_err(),
-        TokenError::Json { part: "payload", .. }
+        TokenError::Json {
+            part: "payload",
+            ..
+        }
     ));
     let huge = "a".repeat(MAX_TOKEN_BYTES + 1);
     assert_eq!(
         UnverifiedToken::parse(&huge).unwrap_err(),
-        TokenError::TooLong { len: MAX_TOKEN_BYTES + 1, max: MAX_TOKEN_BYTES }
+        TokenError::TooLong {
+            len: MAX_TOKEN_BYTES + 1,
+            max: MAX_TOKEN_BYTES
+        }
     );
 }
 
 #[test]
 fn requires_the_claims_of_a_pod_bound_token() {
     let mut claims = pod_claims();
-    claims["kubernetes.io"].as_object_mut().unwrap().remove("pod");
-    assert_eq!(UnverifiedToken::parse(&token_with(claims)).unwrap_err(), TokenError::NotPodBound);
+    claims["kubernetes.io"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pod");
+    assert_eq!(
+        UnverifiedToken::parse(&token_with(claims)).unwrap_err(),
+        TokenError::NotPodBound
+    );
 
     let mut claims = pod_claims();
     claims.as_object_mut().unwrap().remove("exp");
