@@ -1,0 +1,37 @@
+//! Log set-up: human-readable lines on stderr.
+
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Parses `-v/--verbosity`: a number as the AWS agent takes it, or a level name.
+pub fn parse_level(verbosity: &str) -> Result<LevelFilter, String> {
+    Ok(match verbosity.trim().to_ascii_lowercase().as_str() {
+        "0" | "info" => LevelFilter::INFO,
+        "1" | "debug" => LevelFilter::DEBUG,
+        "2" | "3" | "4" | "5" | "trace" => LevelFilter::TRACE,
+        "error" => LevelFilter::ERROR,
+        "warn" | "warning" => LevelFilter::WARN,
+        other => {
+            return Err(format!(
+                "invalid --verbosity {other:?}: use 0, 1, 2 or error, warn, info, debug, trace"
+            ));
+        }
+    })
+}
+
+/// Installs the subscriber. The AWS SDK's own logs stay at warn unless tracing is asked for,
+/// since its debug output describes every retry and connection.
+pub fn init(level: LevelFilter) {
+    let sdk_level = if level == LevelFilter::TRACE { LevelFilter::DEBUG } else { LevelFilter::WARN };
+    let filter = Targets::new()
+        .with_default(level)
+        .with_target("aws_config", sdk_level.min(level))
+        .with_target("aws_smithy_runtime", sdk_level.min(level))
+        .with_target("aws_runtime", sdk_level.min(level))
+        .with_target("hyper", LevelFilter::WARN)
+        .with_target("rustls", LevelFilter::WARN);
+    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    tracing_subscriber::registry().with(filter).with(format).init();
+}
