@@ -67,8 +67,10 @@ pub async fn start<S: CredentialSource>(
     let probe_listener = bind(config.probe_address).await?;
     let metrics_listener = bind(config.metrics_address).await?;
 
-    let credential_addresses: Vec<SocketAddr> =
-        credential_listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let credential_addresses: Vec<SocketAddr> = credential_listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     let cache = CredentialCache::new(source, config.cache.clone(), clock, metrics.clone());
     let hosts = AllowedHosts::for_listeners(&credential_addresses);
     let handler = Arc::new(CredentialHandler::new(cache, hosts, clock, metrics.clone()));
@@ -125,9 +127,7 @@ async fn bind_credential_listeners(
     for &address in addresses {
         match bind(address).await {
             Ok(listener) => listeners.push(listener),
-            Err(StartError::Bind { source, .. })
-                if address.is_ipv6() && lacks_address(&source) =>
-            {
+            Err(StartError::Bind { source, .. }) if address.is_ipv6() && lacks_address(&source) => {
                 tracing::warn!(%address, error = %source,
                     "skipping an IPv6 credential address this node does not have");
             }
@@ -157,6 +157,10 @@ async fn bind(address: SocketAddr) -> Result<TcpListener, StartError> {
             io::ErrorKind::AddrInUse => "; another process holds it (an ingress controller?)",
             _ => "",
         };
-        StartError::Bind { address, source, hint }
+        StartError::Bind {
+            address,
+            source,
+            hint,
+        }
     })
 }

@@ -48,7 +48,9 @@ impl AllowedHosts {
     }
 
     fn allows(&self, host: &str) -> bool {
-        self.0.iter().any(|allowed| allowed.eq_ignore_ascii_case(host))
+        self.0
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(host))
     }
 
     fn list(&self) -> String {
@@ -75,7 +77,11 @@ struct Refusal {
 
 impl Refusal {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -96,23 +102,42 @@ impl<S: CredentialSource> CredentialHandler<S> {
         clock: Clock,
         metrics: AgentMetrics,
     ) -> Self {
-        Self { cache, hosts, clock, metrics }
+        Self {
+            cache,
+            hosts,
+            clock,
+            metrics,
+        }
     }
 
     async fn credentials<B>(&self, request: &Request<B>) -> Result<bytes::Bytes, Refusal> {
         self.check_host(request)?;
         if request.uri().path() != CREDENTIALS_PATH {
-            return Err(Refusal::new(404, "NotFound", format!("no such path; credentials are \
-                served at {CREDENTIALS_PATH}")));
+            return Err(Refusal::new(
+                404,
+                "NotFound",
+                format!(
+                    "no such path; credentials are \
+                served at {CREDENTIALS_PATH}"
+                ),
+            ));
         }
         if request.method() != Method::GET {
-            return Err(Refusal::new(405, "MethodNotAllowed", "credentials are served to GET"));
+            return Err(Refusal::new(
+                405,
+                "MethodNotAllowed",
+                "credentials are served to GET",
+            ));
         }
 
         let token = read_token(request)?;
         token.check_time(self.clock.now_unix(), NBF_LEEWAY_SECONDS)?;
         let served = self.cache.get(&token).await.map_err(|error| {
-            Refusal::new(error.code.http_status(), error.code.short_name(), error.message)
+            Refusal::new(
+                error.code.http_status(),
+                error.code.short_name(),
+                error.message,
+            )
         })?;
         Ok(served.body.clone())
     }
@@ -122,7 +147,12 @@ impl<S: CredentialSource> CredentialHandler<S> {
             .headers()
             .get(HOST)
             .and_then(|value| value.to_str().ok())
-            .or_else(|| request.uri().authority().map(|authority| authority.as_str()))
+            .or_else(|| {
+                request
+                    .uri()
+                    .authority()
+                    .map(|authority| authority.as_str())
+            })
             .unwrap_or_default();
         if self.hosts.allows(host) {
             return Ok(());
@@ -149,7 +179,11 @@ fn read_token<B>(request: &Request<B>) -> Result<UnverifiedToken, Refusal> {
         ));
     };
     let value = value.to_str().map_err(|_| {
-        Refusal::new(400, "InvalidToken", "Authorization header holds bytes a JWT never has")
+        Refusal::new(
+            400,
+            "InvalidToken",
+            "Authorization header holds bytes a JWT never has",
+        )
     })?;
     Ok(UnverifiedToken::parse(value)?)
 }
@@ -161,11 +195,18 @@ impl<S: CredentialSource> Handler for CredentialHandler<S> {
             Err(refusal) => {
                 tracing::debug!(status = refusal.status, code = refusal.code,
                     message = %refusal.message, "credential request refused");
-                respond(refusal.status, JSON, error_body(refusal.code, &refusal.message))
+                respond(
+                    refusal.status,
+                    JSON,
+                    error_body(refusal.code, &refusal.message),
+                )
             }
         };
         let status = response.status().as_u16();
-        self.metrics.requests.get_or_create(&StatusLabel { status }).inc();
+        self.metrics
+            .requests
+            .get_or_create(&StatusLabel { status })
+            .inc();
         response
     }
 }
@@ -191,7 +232,13 @@ mod tests {
         ] {
             assert!(hosts.allows(host), "{host}");
         }
-        for host in ["", "evil.example", "127.0.0.1", "169.254.170.23:8080", "localhost"] {
+        for host in [
+            "",
+            "evil.example",
+            "127.0.0.1",
+            "169.254.170.23:8080",
+            "localhost",
+        ] {
             assert!(!hosts.allows(host), "{host}");
         }
     }

@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -38,7 +38,9 @@ pub async fn serve<H: Handler>(
 ) {
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
-    http.max_buf_size(MAX_HEAD_BYTES).header_read_timeout(Duration::from_secs(10));
+    http.timer(TokioTimer::new())
+        .max_buf_size(MAX_HEAD_BYTES)
+        .header_read_timeout(Duration::from_secs(10));
 
     loop {
         tokio::select! {
@@ -70,7 +72,10 @@ pub async fn serve<H: Handler>(
     }
 
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing them");
     }
 }
@@ -83,10 +88,11 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// A response with a body and a content type.
 pub fn respond(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = hyper::StatusCode::from_u16(status)
-        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
     response
 }

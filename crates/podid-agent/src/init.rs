@@ -66,13 +66,16 @@ pub async fn init(choice: LinkChoice) -> Result<InitReport, InitError> {
         .map_err(|e| netlink(format!("setting link {name} up"), &e))?;
 
     add_address(&handle, index, &name, IpAddr::V4(POD_IDENTITY_IPV4)).await?;
-    let ipv6_warnings = match add_address(&handle, index, &name, IpAddr::V6(POD_IDENTITY_IPV6))
-        .await
-    {
-        Ok(()) => Vec::new(),
-        Err(error) => vec![error.to_string()],
-    };
-    Ok(InitReport { link: name, link_created, ipv6_warnings })
+    let ipv6_warnings =
+        match add_address(&handle, index, &name, IpAddr::V6(POD_IDENTITY_IPV6)).await {
+            Ok(()) => Vec::new(),
+            Err(error) => vec![error.to_string()],
+        };
+    Ok(InitReport {
+        link: name,
+        link_created,
+        ipv6_warnings,
+    })
 }
 
 async fn resolve_link(
@@ -89,7 +92,11 @@ async fn resolve_link(
             if let Some(index) = find_link(handle, name).await? {
                 return Ok((name.clone(), index, false));
             }
-            let created = handle.link().add(LinkDummy::new(name).build()).execute().await;
+            let created = handle
+                .link()
+                .add(LinkDummy::new(name).build())
+                .execute()
+                .await;
             match created {
                 Err(error) if errno(&error) == Some(EOPNOTSUPP) => {
                     return Err(InitError::NoDummyLinkType(name.clone()));
@@ -123,7 +130,8 @@ async fn add_address(
 ) -> Result<(), InitError> {
     let prefix = if address.is_ipv4() { 32 } else { 128 };
     let added = handle.address().add(index, address, prefix).execute().await;
-    ignore_exists(added).map_err(|e| netlink(format!("adding {address}/{prefix} to {link}"), &e))?;
+    ignore_exists(added)
+        .map_err(|e| netlink(format!("adding {address}/{prefix} to {link}"), &e))?;
 
     let route = match address {
         IpAddr::V4(v4) => RouteMessageBuilder::<Ipv4Addr>::new()

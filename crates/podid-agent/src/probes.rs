@@ -27,7 +27,11 @@ impl Handler for Probes {
         match request.uri().path() {
             "/healthz" => respond(200, "text/plain", "ok\n"),
             "/readyz" if self.ready.load(Ordering::SeqCst) => respond(200, "text/plain", "ok\n"),
-            "/readyz" => respond(503, "text/plain", "credential listeners are not bound yet\n"),
+            "/readyz" => respond(
+                503,
+                "text/plain",
+                "credential listeners are not bound yet\n",
+            ),
             _ => respond(404, "text/plain", "probes are /healthz and /readyz\n"),
         }
     }
@@ -50,6 +54,10 @@ impl Handler for MetricsEndpoint {
         if request.uri().path() != "/metrics" {
             return respond(404, "text/plain", "metrics are served at /metrics\n");
         }
-        respond(200, "text/plain; version=0.0.4; charset=utf-8", render(&self.registry))
+        respond(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            render(&self.registry),
+        )
     }
 }

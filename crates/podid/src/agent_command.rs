@@ -33,7 +33,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
             retention = ?config.agent.cache.max_retention,
             "starting the podid agent"
         );
-        let source = EksAuthClient::connect(&config.upstream).await.map_err(Failure::runtime)?;
+        let source = EksAuthClient::connect(&config.upstream)
+            .await
+            .map_err(Failure::runtime)?;
         let agent = start(&config.agent, source, Clock::System)
             .await
             .map_err(|error| Failure::runtime(error.to_string()))?;
@@ -53,8 +55,15 @@ pub fn init(args: &InitArgs) -> Result<(), Failure> {
     let report = runtime()?
         .block_on(init_link(choice))
         .map_err(|error| Failure::runtime(error.to_string()))?;
-    let how = if report.link_created { "created link" } else { "used existing link" };
-    println!("{how} {}: 169.254.170.23/32 is on it and routed to it", report.link);
+    let how = if report.link_created {
+        "created link"
+    } else {
+        "used existing link"
+    };
+    println!(
+        "{how} {}: 169.254.170.23/32 is on it and routed to it",
+        report.link
+    );
     for warning in &report.ipv6_warnings {
         println!("warning: IPv6 was not set up ({warning}); pods can still use IPv4");
     }
@@ -73,7 +82,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 async fn wait_for_shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut terminate), Ok(mut interrupt)) => {
             tokio::select! {
                 _ = terminate.recv() => {}
@@ -88,9 +100,10 @@ async fn wait_for_shutdown_signal() {
 }
 
 fn validate(args: &ServeArgs) -> Result<Validated, String> {
-    let cluster_name = args.cluster_name.as_deref().ok_or(
-        "missing --cluster-name (-c): the name of the cluster this node belongs to",
-    )?;
+    let cluster_name = args
+        .cluster_name
+        .as_deref()
+        .ok_or("missing --cluster-name (-c): the name of the cluster this node belongs to")?;
     validate_cluster_name(cluster_name)?;
     let level = logging::parse_level(&args.verbosity)?;
 
@@ -100,7 +113,10 @@ fn validate(args: &ServeArgs) -> Result<Validated, String> {
         .map(|host| parse_bind_host(host).map(|ip| SocketAddr::new(ip, args.port)))
         .collect::<Result<Vec<_>, _>>()?;
     let metrics_ip: IpAddr = args.metrics_address.parse().map_err(|_| {
-        format!("invalid --metrics-address {:?}: expected an IP address", args.metrics_address)
+        format!(
+            "invalid --metrics-address {:?}: expected an IP address",
+            args.metrics_address
+        )
     })?;
     let retention = parse_duration(&args.max_credential_retention_before_renewal)
         .map_err(|error| format!("invalid --max-credential-retention-before-renewal: {error}"))?;
@@ -128,7 +144,11 @@ fn validate(args: &ServeArgs) -> Result<Validated, String> {
     };
     let mut upstream = EksAuthSettings::new(cluster_name);
     upstream.endpoint = args.endpoint.clone();
-    Ok(Validated { agent, upstream, level })
+    Ok(Validated {
+        agent,
+        upstream,
+        level,
+    })
 }
 
 /// Cluster names as EKS accepts them: 1–100 characters, `^[0-9A-Za-z][A-Za-z0-9\-_]*$`.
@@ -147,15 +167,22 @@ fn validate_cluster_name(name: &str) -> Result<(), String> {
 
 /// A bind host is an IP address; IPv6 may be written in brackets, as the AWS agent's default is.
 fn parse_bind_host(host: &str) -> Result<IpAddr, String> {
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     bare.parse().map_err(|_| {
-        format!("invalid --bind-hosts {host:?}: expected an IP address such as 169.254.170.23 \
-                 or [fd00:ec2::23]")
+        format!(
+            "invalid --bind-hosts {host:?}: expected an IP address such as 169.254.170.23 \
+                 or [fd00:ec2::23]"
+        )
     })
 }
 
 fn validate_endpoint(endpoint: &str) -> Result<(), String> {
-    let rest = endpoint.strip_prefix("https://").or_else(|| endpoint.strip_prefix("http://"));
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"));
     match rest {
         Some(authority) if !authority.is_empty() && !authority.starts_with('/') => Ok(()),
         _ => Err(format!(
@@ -179,10 +206,23 @@ mod tests {
 
     #[test]
     fn bind_hosts_take_brackets_or_not() {
-        assert_eq!(parse_bind_host("[fd00:ec2::23]").unwrap().to_string(), "fd00:ec2::23");
-        assert_eq!(parse_bind_host("fd00:ec2::23").unwrap().to_string(), "fd00:ec2::23");
-        assert_eq!(parse_bind_host("169.254.170.23").unwrap().to_string(), "169.254.170.23");
-        assert!(parse_bind_host("localhost").unwrap_err().contains("localhost"));
+        assert_eq!(
+            parse_bind_host("[fd00:ec2::23]").unwrap().to_string(),
+            "fd00:ec2::23"
+        );
+        assert_eq!(
+            parse_bind_host("fd00:ec2::23").unwrap().to_string(),
+            "fd00:ec2::23"
+        );
+        assert_eq!(
+            parse_bind_host("169.254.170.23").unwrap().to_string(),
+            "169.254.170.23"
+        );
+        assert!(
+            parse_bind_host("localhost")
+                .unwrap_err()
+                .contains("localhost")
+        );
     }
 
     #[test]

@@ -4,7 +4,11 @@
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "podid", version, about = "EKS Pod Identity for any Kubernetes cluster")]
+#[command(
+    name = "podid",
+    version,
+    about = "EKS Pod Identity for any Kubernetes cluster"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -24,7 +24,11 @@ pub fn parse_level(verbosity: &str) -> Result<LevelFilter, String> {
 /// Installs the subscriber. The AWS SDK's own logs stay at warn unless tracing is asked for,
 /// since its debug output describes every retry and connection.
 pub fn init(level: LevelFilter) {
-    let sdk_level = if level == LevelFilter::TRACE { LevelFilter::DEBUG } else { LevelFilter::WARN };
+    let sdk_level = if level == LevelFilter::TRACE {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::WARN
+    };
     let filter = Targets::new()
         .with_default(level)
         .with_target("aws_config", sdk_level.min(level))
@@ -32,6 +36,11 @@ pub fn init(level: LevelFilter) {
         .with_target("aws_runtime", sdk_level.min(level))
         .with_target("hyper", LevelFilter::WARN)
         .with_target("rustls", LevelFilter::WARN);
-    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
-    tracing_subscriber::registry().with(filter).with(format).init();
+    let format = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(format)
+        .init();
 }

@@ -40,10 +40,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { message: message.into(), is_usage: true }
+        Self {
+            message: message.into(),
+            is_usage: true,
+        }
     }
 
     pub fn runtime(message: impl Into<String>) -> Self {
-        Self { message: message.into(), is_usage: false }
+        Self {
+            message: message.into(),
+            is_usage: false,
+        }
     }
 }

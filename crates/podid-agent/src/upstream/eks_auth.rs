@@ -69,10 +69,19 @@ impl EksAuthClient {
                     .into(),
             );
         }
-        Ok(Self {
-            client: aws_sdk_eksauth::Client::new(&config),
-            cluster_name: settings.cluster_name.clone(),
-        })
+        Ok(Self::new(
+            aws_sdk_eksauth::Config::new(&config),
+            &settings.cluster_name,
+        ))
+    }
+
+    /// A client from a complete SDK configuration, for callers that supply their own
+    /// credentials, region and endpoint.
+    pub fn new(config: aws_sdk_eksauth::Config, cluster_name: &str) -> Self {
+        Self {
+            client: aws_sdk_eksauth::Client::from_conf(config),
+            cluster_name: cluster_name.to_owned(),
+        }
     }
 }
 
