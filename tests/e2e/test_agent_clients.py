@@ -1,0 +1,90 @@
+"""The real AWS CLI and boto3 get credentials through `podid agent`."""
+
+import json
+import sys
+
+from conftest import free_port, mint_token, pod_env, read_records
+
+BOTO3_CREDENTIALS = (
+    "import boto3, json; c = boto3.Session().get_credentials().get_frozen_credentials(); "
+    "print(json.dumps({'key': c.access_key, 'secret': c.secret_key, 'token': c.token}))"
+)
+
+
+def loopback_agent(processes):
+    eks_auth_port, sts_port, agent_port = free_port(), free_port(), free_port()
+    eks_auth = processes.fake("eks-auth", eks_auth_port)
+    sts = processes.fake("sts", sts_port)
+    processes.agent(
+        ["-c", "eksdemo1", "--endpoint", f"http://127.0.0.1:{eks_auth_port}"],
+        ["-b", "127.0.0.1", "-p", agent_port, "--probe-port", free_port(),
+         "--metrics-address", "127.0.0.1", "--metrics-port", free_port()],
+    )
+    uri = f"http://127.0.0.1:{agent_port}/v1/credentials"
+    return uri, sts_port, eks_auth, sts
+
+
+def write_token(tmp_path, pod):
+    token_file = tmp_path / f"{pod}-token"
+    token = mint_token(pod)
+    token_file.write_text(token)
+    return token_file, token
+
+
+def assert_cli_used_pod_credentials(result, eks_auth, sts, token, pod):
+    assert result.returncode == 0, result.stderr
+    identity = json.loads(result.stdout)
+    assert identity["Arn"].endswith("/session-of-ASIAPODIDE2ETEST0001")
+    exchanges = read_records(eks_auth)
+    assert [e["path"] for e in exchanges] == ["/clusters/eksdemo1/assume-role-for-pod-identity"]
+    assert json.loads(exchanges[0]["body"]) == {"token": token}
+    assert exchanges[0]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDNODEE2E/")
+    assert "/us-west-2/eks-auth/aws4_request" in exchanges[0]["authorization"]
+    signed = read_records(sts)[-1]
+    assert "Credential=ASIAPODIDE2ETEST0001/" in signed["authorization"]
+    assert signed["security_token"] == f"session-token-for-{pod}"
+
+
+def test_aws_cli_on_loopback(processes, tmp_path):
+    uri, sts_port, eks_auth, sts = loopback_agent(processes)
+    token_file, token = write_token(tmp_path, "aws-cli")
+    env = pod_env(tmp_path, uri, token_file, sts_port)
+    result = processes.run(["aws", "sts", "get-caller-identity", "--output", "json"], env)
+    assert_cli_used_pod_credentials(result, eks_auth, sts, token, "aws-cli")
+
+
+def test_boto3_on_loopback(processes, tmp_path):
+    uri, sts_port, eks_auth, _ = loopback_agent(processes)
+    token_file, _ = write_token(tmp_path, "boto3-app")
+    env = pod_env(tmp_path, uri, token_file, sts_port)
+    for _ in range(3):
+        result = processes.run([sys.executable, "-c", BOTO3_CREDENTIALS], env)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {
+            "key": "ASIAPODIDE2ETEST0001",
+            "secret": "secret-for-boto3-app",
+            "token": "session-token-for-boto3-app",
+        }
+    assert len(read_records(eks_auth)) == 1, "three processes, one exchange: the rest were hits"
+
+
+def test_aws_cli_reports_the_refusal(processes, tmp_path):
+    uri, sts_port, _, sts = loopback_agent(processes)
+    token_file, _ = write_token(tmp_path, "denied-pod")
+    env = pod_env(tmp_path, uri, token_file, sts_port)
+    result = processes.run(["aws", "sts", "get-caller-identity"], env)
+    assert result.returncode != 0
+    assert "AccessDenied" in result.stderr, result.stderr
+    assert "denied-pod may not assume the role" in result.stderr, result.stderr
+    assert read_records(sts) == [], "no request was signed without credentials"
+
+
+def test_aws_cli_with_an_expired_token(processes, tmp_path):
+    uri, sts_port, eks_auth, _ = loopback_agent(processes)
+    token_file = tmp_path / "expired-token"
+    token_file.write_text(mint_token("aws-cli", lifetime=-60))
+    env = pod_env(tmp_path, uri, token_file, sts_port)
+    result = processes.run(["aws", "sts", "get-caller-identity"], env)
+    assert result.returncode != 0
+    assert "ExpiredToken" in result.stderr and "expired at" in result.stderr, result.stderr
+    assert read_records(eks_auth) == []
