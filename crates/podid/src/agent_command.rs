@@ -26,6 +26,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     let config = validate(args).map_err(Failure::usage)?;
     logging::init(config.level);
     runtime()?.block_on(async {
+        // Watch for signals before anything is bound, so that a SIGTERM arriving during start-up
+        // is a graceful stop too.
+        let shutdown_signal = shutdown_signal();
         tracing::info!(
             cluster = %config.upstream.cluster_name,
             endpoint = config.upstream.endpoint.as_deref().unwrap_or("(the region's EKS Auth)"),
@@ -39,7 +42,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         let agent = start(&config.agent, source, Clock::System)
             .await
             .map_err(|error| Failure::runtime(error.to_string()))?;
-        wait_for_shutdown_signal().await;
+        shutdown_signal.await;
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         agent.shutdown().await;
         Ok(())
@@ -80,21 +83,25 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|error| Failure::runtime(format!("cannot start the async runtime: {error}")))
 }
 
-async fn wait_for_shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now, and resolves when either signal arrives.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut terminate), Ok(mut interrupt)) => {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
+    );
+    async move {
+        match handlers {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
             }
-        }
-        _ => {
-            tracing::warn!("cannot watch SIGTERM; stopping on Ctrl-C only");
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                tracing::warn!("cannot watch SIGTERM; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

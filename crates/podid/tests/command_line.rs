@@ -1,0 +1,146 @@
+//! The `podid` binary: flag validation, start-up failures and shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn podid(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_podid"))
+        .args(args)
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run podid")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn assert_usage_error(args: &[&str], message: &str) {
+    let output = podid(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(message),
+        "{args:?}: {stderr:?} lacks {message:?}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+}
+
+#[test]
+fn bad_flags_are_refused_before_anything_starts() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["agent"], "missing --cluster-name (-c)"),
+        (
+            &["agent", "-c", "bad name"],
+            "invalid --cluster-name \"bad name\"",
+        ),
+        (
+            &["agent", "-c", "x", "-b", "localhost"],
+            "invalid --bind-hosts \"localhost\"",
+        ),
+        (
+            &[
+                "agent",
+                "-c",
+                "x",
+                "--max-credential-retention-before-renewal",
+                "3 days",
+            ],
+            "unknown unit \" days\"",
+        ),
+        (
+            &["agent", "-c", "x", "--max-service-qps", "0"],
+            "invalid --max-service-qps 0",
+        ),
+        (
+            &["agent", "-c", "x", "--endpoint", "eks-auth.local"],
+            "invalid --endpoint",
+        ),
+        (
+            &["agent", "-c", "x", "-v", "loud"],
+            "invalid --verbosity \"loud\"",
+        ),
+        (
+            &["agent", "-c", "x", "--metrics-address", "any"],
+            "invalid --metrics-address",
+        ),
+    ];
+    for (args, message) in cases {
+        assert_usage_error(args, message);
+    }
+}
+
+#[test]
+fn an_ipv4_address_missing_from_the_node_stops_the_agent_with_a_hint() {
+    // 192.0.2.1 is reserved for documentation and never assigned to a host.
+    let port = free_port().to_string();
+    let probe = free_port().to_string();
+    let output = podid(&[
+        "agent",
+        "-c",
+        "eksdemo1",
+        "-b",
+        "192.0.2.1",
+        "-p",
+        &port,
+        "--probe-port",
+        &probe,
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot listen on 192.0.2.1:"), "{stderr}");
+    assert!(stderr.contains("run `podid agent init` first"), "{stderr}");
+}
+
+#[test]
+fn sigterm_stops_the_agent_cleanly() {
+    let (port, probe, metrics) = (free_port(), free_port(), free_port());
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_podid"))
+        .args(["agent", "server", "-c", "eksdemo1", "-b", "127.0.0.1"])
+        .args(["-p", &port.to_string(), "--probe-port", &probe.to_string()])
+        .args([
+            "--metrics-address",
+            "127.0.0.1",
+            "--metrics-port",
+            &metrics.to_string(),
+        ])
+        .env_clear()
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the agent");
+    let mut log = BufReader::new(agent.stderr.take().unwrap());
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.contains("agent ready") && Instant::now() < deadline {
+        let mut line = String::new();
+        if log.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("agent ready"), "{seen}");
+    assert!(seen.contains(&format!("127.0.0.1:{port}")), "{seen}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = agent.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut log, &mut rest).unwrap();
+    assert!(status.success(), "{status}: {rest}");
+    assert!(rest.contains("shutting down"), "{rest}");
+}
