@@ -11,10 +11,10 @@ use tokio::task::JoinSet;
 use crate::cache::{CacheSettings, CredentialCache};
 use crate::clock::Clock;
 use crate::handler::{AllowedHosts, CredentialHandler};
-use crate::http::{Handler, serve};
 use crate::metrics::AgentMetrics;
 use crate::probes::{MetricsEndpoint, Probes};
 use crate::upstream::CredentialSource;
+use podid_http::{Handler, serve};
 
 /// Where the agent listens and how it caches; validated before it gets here.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@ use podid_core::token::{TokenError, UnverifiedToken};
 
 use crate::cache::CredentialCache;
 use crate::clock::Clock;
-use crate::http::{Body, Handler, respond};
 use crate::metrics::{AgentMetrics, StatusLabel};
 use crate::upstream::CredentialSource;
+use podid_http::{Body, Handler, respond};
 
 pub const CREDENTIALS_PATH: &str = "/v1/credentials";
 

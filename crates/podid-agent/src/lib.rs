@@ -8,7 +8,6 @@ pub mod agent;
 pub mod cache;
 pub mod clock;
 pub mod handler;
-pub mod http;
 pub mod init;
 pub mod limiter;
 pub mod metrics;

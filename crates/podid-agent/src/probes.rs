@@ -7,8 +7,8 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use prometheus_client::registry::Registry;
 
-use crate::http::{Body, Handler, respond};
 use crate::metrics::render;
+use podid_http::{Body, Handler, respond};
 
 /// `/healthz` answers while the process runs; `/readyz` once every credential listener is bound.
 #[derive(Debug, Clone, Default)]

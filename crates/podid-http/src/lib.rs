@@ -1,4 +1,4 @@
-//! The HTTP/1.1 serving loop shared by the agent's listeners, with graceful shutdown.
+//! The HTTP/1.1 serving loop shared by podid's listeners, with graceful shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
