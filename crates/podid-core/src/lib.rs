@@ -3,6 +3,7 @@
 //! tested without a socket or a clock.
 
 pub mod arn;
+pub mod associations;
 pub mod container;
 pub mod duration;
 pub mod eks_auth;
