@@ -1,0 +1,8 @@
+//! The podid control plane.
+//!
+//! It keeps the pod identity associations of one or many clusters and serves them over the EKS
+//! API's pod identity operations, so the AWS CLI, the SDKs and infrastructure tools manage them
+//! exactly as on EKS.
+
+pub mod config;
+pub mod store;
