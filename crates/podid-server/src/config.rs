@@ -42,7 +42,10 @@ pub struct ClusterConfig {
 
 impl ClusterConfig {
     pub fn arn(&self) -> String {
-        format!("arn:aws:eks:{}:{}:cluster/{}", self.region, self.account, self.name)
+        format!(
+            "arn:aws:eks:{}:{}:cluster/{}",
+            self.region, self.account, self.name
+        )
     }
 }
 
@@ -53,17 +56,24 @@ fn default_max_associations() -> usize {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
 
 impl ServerConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Self::parse(&text)
-            .map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
     }
 
     /// Parses and checks a configuration; the error names the setting at fault.
@@ -75,8 +85,9 @@ impl ServerConfig {
 
     fn validate(&self) -> Result<(), String> {
         if self.clusters.is_empty() {
-            return Err("no [[cluster]] is configured: add one with name, account and region"
-                .into());
+            return Err(
+                "no [[cluster]] is configured: add one with name, account and region".into(),
+            );
         }
         if self.max_associations_per_cluster == 0 {
             return Err("max_associations_per_cluster must be at least 1".into());
@@ -105,7 +116,8 @@ impl ClusterConfig {
                 self.name
             ));
         }
-        let account_ok = self.account.len() == 12 && self.account.bytes().all(|b| b.is_ascii_digit());
+        let account_ok =
+            self.account.len() == 12 && self.account.bytes().all(|b| b.is_ascii_digit());
         if !account_ok {
             return Err(format!(
                 "cluster {:?}: account {:?} is not a 12-digit AWS account id",
@@ -113,7 +125,10 @@ impl ClusterConfig {
             ));
         }
         let region_ok = !self.region.is_empty()
-            && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !region_ok {
             return Err(format!(
                 "cluster {:?}: region {:?} is not an AWS region name such as us-west-2",
@@ -128,7 +143,9 @@ impl ClusterConfig {
 pub fn is_cluster_name(name: &str) -> bool {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    first_ok && name.len() <= 100 && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    first_ok
+        && name.len() <= 100
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]
@@ -150,7 +167,10 @@ mod tests {
         let config = ServerConfig::parse(VALID).unwrap();
         assert_eq!(config.max_associations_per_cluster, 5000);
         let cluster = config.cluster("eksdemo1").unwrap();
-        assert_eq!(cluster.arn(), "arn:aws:eks:us-west-2:111122223333:cluster/eksdemo1");
+        assert_eq!(
+            cluster.arn(),
+            "arn:aws:eks:us-west-2:111122223333:cluster/eksdemo1"
+        );
     }
 
     #[test]
@@ -159,10 +179,21 @@ mod tests {
             (VALID.replace("8443\"", "99999\""), "listen"),
             (VALID.replace("111122223333", "1234"), "account \"1234\""),
             (VALID.replace("us-west-2", "US West"), "region \"US West\""),
-            (VALID.replace("eksdemo1", "bad name"), "cluster name \"bad name\""),
+            (
+                VALID.replace("eksdemo1", "bad name"),
+                "cluster name \"bad name\"",
+            ),
             (VALID.replace("store = ", "stor = "), "unknown field `stor`"),
-            (VALID.split("[[cluster]]").next().unwrap().to_owned(), "no [[cluster]]"),
-            (format!("{VALID}\n[[cluster]]\nname = \"eksdemo1\"\naccount = \"111122223333\"\nregion = \"us-east-1\"\n"), "configured twice"),
+            (
+                VALID.split("[[cluster]]").next().unwrap().to_owned(),
+                "no [[cluster]]",
+            ),
+            (
+                format!(
+                    "{VALID}\n[[cluster]]\nname = \"eksdemo1\"\naccount = \"111122223333\"\nregion = \"us-east-1\"\n"
+                ),
+                "configured twice",
+            ),
         ];
         for (text, expected) in cases {
             let message = ServerConfig::parse(&text).unwrap_err();

@@ -4,5 +4,9 @@
 //! API's pod identity operations, so the AWS CLI, the SDKs and infrastructure tools manage them
 //! exactly as on EKS.
 
+pub mod api;
 pub mod config;
+pub mod server;
 pub mod store;
+
+pub use server::{RunningServer, start};

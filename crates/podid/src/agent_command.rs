@@ -13,6 +13,7 @@ use tracing::level_filters::LevelFilter;
 use crate::Failure;
 use crate::cli::{InitArgs, ServeArgs};
 use crate::logging;
+use crate::runtime::{runtime, shutdown_signal};
 
 /// Everything `podid agent` needs, checked before anything starts.
 #[derive(Debug)]
@@ -74,36 +75,6 @@ pub fn init(args: &InitArgs) -> Result<(), Failure> {
         println!("fd00:ec2::23/128 is on {} and routed to it", report.link);
     }
     Ok(())
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| Failure::runtime(format!("cannot start the async runtime: {error}")))
-}
-
-/// Installs the SIGTERM and SIGINT handlers now, and resolves when either signal arrives.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let handlers = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    );
-    async move {
-        match handlers {
-            (Ok(mut terminate), Ok(mut interrupt)) => {
-                tokio::select! {
-                    _ = terminate.recv() => {}
-                    _ = interrupt.recv() => {}
-                }
-            }
-            _ => {
-                tracing::warn!("cannot watch SIGTERM; stopping on Ctrl-C only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
 }
 
 fn validate(args: &ServeArgs) -> Result<Validated, String> {

@@ -17,7 +17,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve AWS credentials to the pods of this node (see `podid agent init` for its addresses)
-    Agent(AgentArgs),
+    Agent(Box<AgentArgs>),
+    /// Serve the EKS pod identity association API for the clusters of a configuration file
+    Server(ServerArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The configuration file (TOML): listen address, store, clusters
+    #[arg(long, value_name = "FILE")]
+    pub config: String,
+
+    /// Log level: 0 (info), 1 (debug), 2 (trace), or a name: error, warn, info, debug, trace
+    #[arg(short = 'v', long, default_value = "info")]
+    pub verbosity: String,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,8 @@
 mod agent_command;
 mod cli;
 mod logging;
+mod runtime;
+mod server_command;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
             Some(AgentCommand::Server(serve)) => agent_command::serve(&serve),
             None => agent_command::serve(&agent.serve),
         },
+        Command::Server(server) => server_command::serve(&server),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

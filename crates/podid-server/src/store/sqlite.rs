@@ -60,18 +60,23 @@ impl SqliteStore {
             )
             .map_err(backend)?;
         migrate(&mut connection)?;
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self {
+            connection: Mutex::new(connection),
+        })
     }
 
     fn connection(&self) -> MutexGuard<'_, Connection> {
         // A panic cannot leave the connection mid-transaction: rusqlite rolls back on drop.
-        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
-    let version: usize =
-        connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(backend)?;
+    let version: usize = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(backend)?;
     if version > MIGRATIONS.len() {
         return Err(StoreError::Backend(format!(
             "the database has schema version {version}, newer than this podid knows ({}); \
@@ -82,7 +87,9 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
         let transaction = connection.transaction().map_err(backend)?;
         transaction.execute_batch(migration).map_err(backend)?;
-        transaction.pragma_update(None, "user_version", index + 1).map_err(backend)?;
+        transaction
+            .pragma_update(None, "user_version", index + 1)
+            .map_err(backend)?;
         transaction.commit().map_err(backend)?;
     }
     Ok(())
@@ -103,10 +110,10 @@ impl AssociationStore for SqliteStore {
         let transaction = connection.transaction().map_err(backend)?;
         let cluster = &association.cluster_name;
 
-        if let Some(request) = idempotency {
-            if let Some(outcome) = replay(&transaction, cluster, request)? {
-                return Ok(outcome);
-            }
+        if let Some(request) = idempotency
+            && let Some(outcome) = replay(&transaction, cluster, request)?
+        {
+            return Ok(outcome);
         }
         let existing = select_one(
             &transaction,
@@ -117,9 +124,11 @@ impl AssociationStore for SqliteStore {
             return Ok(CreateOutcome::InUse(existing));
         }
         let count: usize = transaction
-            .query_row("SELECT COUNT(*) FROM associations WHERE cluster = ?1", [cluster], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT COUNT(*) FROM associations WHERE cluster = ?1",
+                [cluster],
+                |r| r.get(0),
+            )
             .map_err(backend)?;
         if count >= limit {
             return Ok(CreateOutcome::LimitReached(limit));
@@ -130,7 +139,12 @@ impl AssociationStore for SqliteStore {
             transaction
                 .execute(
                     "INSERT OR REPLACE INTO create_requests VALUES (?1, ?2, ?3, ?4)",
-                    params![cluster, request.token, request.fingerprint, association.association_id],
+                    params![
+                        cluster,
+                        request.token,
+                        request.fingerprint,
+                        association.association_id
+                    ],
                 )
                 .map_err(backend)?;
         }
@@ -139,7 +153,11 @@ impl AssociationStore for SqliteStore {
     }
 
     fn get(&self, cluster: &str, id: &str) -> Result<Option<Association>, StoreError> {
-        select_one(&self.connection(), "cluster = ?1 AND id = ?2", params![cluster, id])
+        select_one(
+            &self.connection(),
+            "cluster = ?1 AND id = ?2",
+            params![cluster, id],
+        )
     }
 
     fn find(
@@ -185,7 +203,10 @@ impl AssociationStore for SqliteStore {
         } else {
             None
         };
-        Ok(Page { associations: found.into_iter().map(|(_, a)| a).collect(), next })
+        Ok(Page {
+            associations: found.into_iter().map(|(_, a)| a).collect(),
+            next,
+        })
     }
 
     fn update(&self, association: &Association) -> Result<Option<Association>, StoreError> {
@@ -213,10 +234,17 @@ impl AssociationStore for SqliteStore {
     fn delete(&self, cluster: &str, id: &str) -> Result<Option<Association>, StoreError> {
         let mut connection = self.connection();
         let transaction = connection.transaction().map_err(backend)?;
-        let existing = select_one(&transaction, "cluster = ?1 AND id = ?2", params![cluster, id])?;
+        let existing = select_one(
+            &transaction,
+            "cluster = ?1 AND id = ?2",
+            params![cluster, id],
+        )?;
         if existing.is_some() {
             transaction
-                .execute("DELETE FROM associations WHERE cluster = ?1 AND id = ?2", [cluster, id])
+                .execute(
+                    "DELETE FROM associations WHERE cluster = ?1 AND id = ?2",
+                    [cluster, id],
+                )
                 .map_err(backend)?;
             transaction.commit().map_err(backend)?;
         }
@@ -239,12 +267,18 @@ fn replay(
         )
         .optional()
         .map_err(backend)?;
-    let Some((fingerprint, id)) = earlier else { return Ok(None) };
+    let Some((fingerprint, id)) = earlier else {
+        return Ok(None);
+    };
     if fingerprint != request.fingerprint {
         return Ok(Some(CreateOutcome::TokenReused));
     }
     // A replay of a Create whose association was deleted since creates it afresh.
-    let created = select_one(transaction, "cluster = ?1 AND id = ?2", params![cluster, id])?;
+    let created = select_one(
+        transaction,
+        "cluster = ?1 AND id = ?2",
+        params![cluster, id],
+    )?;
     Ok(created.map(CreateOutcome::Replayed))
 }
 
@@ -288,7 +322,9 @@ fn select_one(
         .query_row(&sql, parameters, read_row)
         .optional()
         .map_err(backend)?;
-    found.transpose().map(|row| row.map(|(_, association)| association))
+    found
+        .transpose()
+        .map(|row| row.map(|(_, association)| association))
 }
 
 type ReadRow = Result<(i64, Association), StoreError>;

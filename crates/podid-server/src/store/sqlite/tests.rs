@@ -8,7 +8,9 @@ fn association(id: &str, namespace: &str, service_account: &str) -> Association 
         namespace: namespace.into(),
         service_account: service_account.into(),
         role_arn: "arn:aws:iam::111122223333:role/r".into(),
-        association_arn: format!("arn:aws:eks:us-west-2:111122223333:podidentityassociation/eksdemo1/{id}"),
+        association_arn: format!(
+            "arn:aws:eks:us-west-2:111122223333:podidentityassociation/eksdemo1/{id}"
+        ),
         association_id: id.into(),
         tags: Tags::from([("team".to_owned(), "a".to_owned())]),
         created_at: 1_700_000_000.25,
@@ -31,13 +33,23 @@ fn open() -> (tempfile::TempDir, SqliteStore) {
 fn creates_reads_and_survives_a_reopen() {
     let (dir, store) = open();
     let a = association("a-1", "default", "aws-cli-sa");
-    assert_eq!(store.create(&a, None, 10).unwrap(), CreateOutcome::Created(a.clone()));
+    assert_eq!(
+        store.create(&a, None, 10).unwrap(),
+        CreateOutcome::Created(a.clone())
+    );
     drop(store);
 
     let store = SqliteStore::open(&dir.path().join("podid.db")).unwrap();
     assert_eq!(store.get("eksdemo1", "a-1").unwrap(), Some(a.clone()));
-    assert_eq!(store.find("eksdemo1", "default", "aws-cli-sa").unwrap(), Some(a));
-    assert_eq!(store.get("other", "a-1").unwrap(), None, "ids are per cluster");
+    assert_eq!(
+        store.find("eksdemo1", "default", "aws-cli-sa").unwrap(),
+        Some(a)
+    );
+    assert_eq!(
+        store.get("other", "a-1").unwrap(),
+        None,
+        "ids are per cluster"
+    );
 }
 
 #[test]
@@ -46,29 +58,49 @@ fn one_association_per_service_account() {
     let first = association("a-1", "default", "sa");
     store.create(&first, None, 10).unwrap();
     let second = association("a-2", "default", "sa");
-    assert_eq!(store.create(&second, None, 10).unwrap(), CreateOutcome::InUse(first));
+    assert_eq!(
+        store.create(&second, None, 10).unwrap(),
+        CreateOutcome::InUse(first)
+    );
 }
 
 #[test]
 fn a_client_request_token_replays_or_refuses() {
     let (_dir, store) = open();
-    let request = Idempotency { token: "t-1".into(), fingerprint: "f-1".into() };
+    let request = Idempotency {
+        token: "t-1".into(),
+        fingerprint: "f-1".into(),
+    };
     let a = association("a-1", "default", "sa");
     store.create(&a, Some(&request), 10).unwrap();
     let retry = association("a-2", "default", "sa");
-    assert_eq!(store.create(&retry, Some(&request), 10).unwrap(), CreateOutcome::Replayed(a));
+    assert_eq!(
+        store.create(&retry, Some(&request), 10).unwrap(),
+        CreateOutcome::Replayed(a)
+    );
 
-    let changed = Idempotency { token: "t-1".into(), fingerprint: "f-2".into() };
+    let changed = Idempotency {
+        token: "t-1".into(),
+        fingerprint: "f-2".into(),
+    };
     let other = association("a-3", "default", "other");
-    assert_eq!(store.create(&other, Some(&changed), 10).unwrap(), CreateOutcome::TokenReused);
+    assert_eq!(
+        store.create(&other, Some(&changed), 10).unwrap(),
+        CreateOutcome::TokenReused
+    );
 }
 
 #[test]
 fn the_per_cluster_limit_holds() {
     let (_dir, store) = open();
-    store.create(&association("a-1", "default", "one"), None, 1).unwrap();
+    store
+        .create(&association("a-1", "default", "one"), None, 1)
+        .unwrap();
     let second = association("a-2", "default", "two");
-    assert_eq!(store.create(&second, None, 1).unwrap(), CreateOutcome::LimitReached(1));
+    assert_eq!(
+        store.create(&second, None, 1).unwrap(),
+        CreateOutcome::LimitReached(1)
+    );
 }
 
 #[test]
@@ -76,9 +108,19 @@ fn lists_in_pages_with_filters() {
     let (_dir, store) = open();
     for i in 0..5 {
         let namespace = if i % 2 == 0 { "even" } else { "odd" };
-        store.create(&association(&format!("a-{i}"), namespace, &format!("sa{i}")), None, 10).unwrap();
+        store
+            .create(
+                &association(&format!("a-{i}"), namespace, &format!("sa{i}")),
+                None,
+                10,
+            )
+            .unwrap();
     }
-    let mut query = ListQuery { cluster: "eksdemo1".into(), limit: 2, ..ListQuery::default() };
+    let mut query = ListQuery {
+        cluster: "eksdemo1".into(),
+        limit: 2,
+        ..ListQuery::default()
+    };
     let mut seen = Vec::new();
     loop {
         let page = store.list(&query).unwrap();
@@ -97,8 +139,14 @@ fn lists_in_pages_with_filters() {
         ..ListQuery::default()
     };
     assert_eq!(store.list(&even).unwrap().associations.len(), 3);
-    let one = ListQuery { service_account: Some("sa3".into()), ..even.clone() };
-    assert!(store.list(&one).unwrap().associations.is_empty(), "filters combine");
+    let one = ListQuery {
+        service_account: Some("sa3".into()),
+        ..even.clone()
+    };
+    assert!(
+        store.list(&one).unwrap().associations.is_empty(),
+        "filters combine"
+    );
 }
 
 #[test]
@@ -121,7 +169,10 @@ fn updates_and_deletes() {
 fn refuses_a_database_from_a_newer_podid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("podid.db");
-    Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
     let message = SqliteStore::open(&path).unwrap_err().to_string();
     assert!(message.contains("schema version 99"), "{message}");
 }
