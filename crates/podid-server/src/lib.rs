@@ -8,5 +8,6 @@ pub mod api;
 pub mod config;
 pub mod server;
 pub mod store;
+pub mod tokens;
 
 pub use server::{RunningServer, start};
