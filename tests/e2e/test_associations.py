@@ -1,67 +1,18 @@
 """The AWS CLI and boto3 manage pod identity associations on `podid server`."""
 
 import json
-import os
 import signal
-import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 
-import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import PODID, free_port, wait_for_file_text
+from control_plane import Server
 
-ROLE = "arn:aws:iam::111122223333:role/EKS-PodIdentity-S3-ReadOnly-Role-101"
-
-
-class Server:
-    def __init__(self, workdir, max_associations=5000):
-        self.workdir = workdir
-        self.port = free_port()
-        self.config = workdir / "server.toml"
-        self.config.write_text(
-            f'listen = "127.0.0.1:{self.port}"\n'
-            f'store = "{workdir / "podid.db"}"\n'
-            f"max_associations_per_cluster = {max_associations}\n"
-            '[[cluster]]\nname = "eksdemo1"\naccount = "111122223333"\nregion = "us-west-2"\n'
-            '[[cluster]]\nname = "other"\naccount = "444455556666"\nregion = "eu-west-1"\n'
-        )
-        self.process = None
-        self.log = workdir / "server.log"
-
-    @property
-    def endpoint(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self):
-        with open(self.log, "a", encoding="utf-8") as out:
-            self.process = subprocess.Popen(
-                [PODID, "server", "--config", self.config], stdout=out, stderr=subprocess.STDOUT
-            )
-        wait_for_file_text(self.log, "serving the EKS pod identity API", self.process)
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=10)
-
-    def eks(self):
-        return boto3.client(
-            "eks", endpoint_url=self.endpoint, region_name="us-west-2",
-            aws_access_key_id="AKIDADMIN", aws_secret_access_key="admin-secret",
-        )
-
-    def cli(self, *args):
-        env = {
-            "PATH": os.environ["PATH"], "HOME": str(self.workdir),
-            "AWS_ACCESS_KEY_ID": "AKIDADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret",
-            "AWS_DEFAULT_REGION": "us-west-2", "AWS_ENDPOINT_URL_EKS": self.endpoint,
-        }
-        return subprocess.run(["aws", "eks", *args, "--output", "json"], env=env,
-                              capture_output=True, text=True, timeout=60)
+ROLE = "arn:aws:iam::123456789012:role/EKS-PodIdentity-S3-ReadOnly-Role-101"
 
 
 @pytest.fixture
@@ -95,7 +46,7 @@ def test_cli_runs_every_operation(server):
     association_id = association["associationId"]
     assert association_id.startswith("a-") and len(association_id) == 19
     assert association["associationArn"] == (
-        f"arn:aws:eks:us-west-2:111122223333:podidentityassociation/eksdemo1/{association_id}"
+        f"arn:aws:eks:us-west-2:123456789012:podidentityassociation/eksdemo1/{association_id}"
     )
 
     described = server.cli("describe-pod-identity-association", "--cluster-name", "eksdemo1",
@@ -230,7 +181,7 @@ def test_target_role_and_session_policy(server):
         roleArn=ROLE, targetRoleArn="arn:aws:iam::444455556666:role/Target",
         disableSessionTags=True, policy=policy)["association"]
     assert association["targetRoleArn"] == "arn:aws:iam::444455556666:role/Target"
-    assert association["externalId"] == "us-west-2/111122223333/eksdemo1/default/cross"
+    assert association["externalId"] == "us-west-2/123456789012/eksdemo1/default/cross"
     assert association["disableSessionTags"] is True
     assert json.loads(association["policy"]) == json.loads(policy)
 

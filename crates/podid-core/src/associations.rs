@@ -138,9 +138,11 @@ pub fn apply_update(current: &Association, request: &UpdateRequest) -> Result<As
         && request.target_role_arn.is_none()
         && request.policy.is_none();
     if asks_nothing {
-        return Err("at least one of roleArn, disableSessionTags, targetRoleArn or policy must \
+        return Err(
+            "at least one of roleArn, disableSessionTags, targetRoleArn or policy must \
                     be given"
-            .into());
+                .into(),
+        );
     }
     let mut updated = current.clone();
     if let Some(role_arn) = &request.role_arn {
@@ -214,7 +216,8 @@ fn is_dns_label(label: &str) -> bool {
 
 /// An IAM role ARN: `arn:<partition>:iam::<12 digits>:role/<path/>name`.
 pub fn validate_role_arn(arn: &str, field: &str) -> Result<(), String> {
-    let invalid = || format!("{field} {arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)");
+    let invalid =
+        || format!("{field} {arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)");
     let mut parts = arn.splitn(6, ':');
     let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
         parts.next(),
@@ -227,10 +230,13 @@ pub fn validate_role_arn(arn: &str, field: &str) -> Result<(), String> {
         return Err(invalid());
     };
     let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-    let name = resource.strip_prefix("role/").map(|path| path.rsplit('/').next().unwrap_or(""));
+    let name = resource
+        .strip_prefix("role/")
+        .map(|path| path.rsplit('/').next().unwrap_or(""));
     let name_ok = name.is_some_and(|n| {
         (1..=64).contains(&n.len())
-            && n.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
     });
     if partition.starts_with("aws") && account_ok && name_ok && arn.len() <= 2048 {
         Ok(())
@@ -242,7 +248,10 @@ pub fn validate_role_arn(arn: &str, field: &str) -> Result<(), String> {
 /// Tags: at most 50; keys 1–128 characters, values at most 256; the `aws:` prefix is reserved.
 pub fn validate_tags(tags: &Tags) -> Result<(), String> {
     if tags.len() > 50 {
-        return Err(format!("tags has {} entries; at most 50 are allowed", tags.len()));
+        return Err(format!(
+            "tags has {} entries; at most 50 are allowed",
+            tags.len()
+        ));
     }
     for (key, value) in tags {
         let key_chars = key.chars().count();
@@ -253,7 +262,9 @@ pub fn validate_tags(tags: &Tags) -> Result<(), String> {
             return Err(format!("tag key {key:?} uses the reserved prefix aws:"));
         }
         if value.chars().count() > 256 {
-            return Err(format!("the value of tag {key:?} is longer than 256 characters"));
+            return Err(format!(
+                "the value of tag {key:?} is longer than 256 characters"
+            ));
         }
     }
     Ok(())
@@ -267,7 +278,9 @@ pub fn validate_policy(policy: Option<&str>, disable_session_tags: bool) -> Resu
         return Err("policy can only be set when disableSessionTags is true".into());
     }
     if policy.chars().count() > MAX_POLICY_CHARS {
-        return Err(format!("policy is longer than {MAX_POLICY_CHARS} characters"));
+        return Err(format!(
+            "policy is longer than {MAX_POLICY_CHARS} characters"
+        ));
     }
     match serde_json::from_str::<serde_json::Value>(policy) {
         Ok(serde_json::Value::Object(_)) => Ok(()),
@@ -286,8 +299,10 @@ fn validate_client_request_token(token: &str) -> Result<(), String> {
 /// An association id: `a-` and 17 lowercase letters or digits, from 17 random bytes.
 pub fn association_id(random: [u8; 17]) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let suffix: String =
-        random.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    let suffix: String = random
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
     format!("a-{suffix}")
 }
 

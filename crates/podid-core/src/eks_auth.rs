@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The header in which a node agent presents its own service-account token to a podid server,
+/// which authenticates agents this way where nodes have no AWS identity to sign with.
+pub const NODE_TOKEN_HEADER: &str = "x-podid-node-token";
+
 /// The error types EKS Auth answers with, and how the node agent treats each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -45,8 +49,18 @@ impl ErrorCode {
     }
 
     /// The exception type EKS Auth sends in `X-Amzn-Errortype` (`AccessDeniedException`, ...).
-    pub fn exception_name(self) -> String {
-        format!("{}Exception", self.short_name())
+    pub fn exception_name(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDenied => "AccessDeniedException",
+            ErrorCode::ExpiredToken => "ExpiredTokenException",
+            ErrorCode::InvalidParameter => "InvalidParameterException",
+            ErrorCode::InvalidRequest => "InvalidRequestException",
+            ErrorCode::InvalidToken => "InvalidTokenException",
+            ErrorCode::ResourceNotFound => "ResourceNotFoundException",
+            ErrorCode::Throttling => "ThrottlingException",
+            ErrorCode::InternalServer => "InternalServerException",
+            ErrorCode::ServiceUnavailable => "ServiceUnavailableException",
+        }
     }
 
     /// Reads an error type as restJson1 clients do: the part before any `:` and after any `#`,
@@ -54,8 +68,9 @@ impl ErrorCode {
     pub fn from_error_type(error_type: &str) -> Option<Self> {
         let name = error_type.split(':').next().unwrap_or_default();
         let name = name.rsplit('#').next().unwrap_or_default();
-        let name = name.strip_suffix("Exception").unwrap_or(name);
-        Self::ALL.into_iter().find(|code| code.short_name() == name)
+        Self::ALL
+            .into_iter()
+            .find(|code| code.short_name() == name || code.exception_name() == name)
     }
 
     /// The HTTP status EKS Auth uses for this error, which the agent passes on to the pod.

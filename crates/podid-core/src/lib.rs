@@ -7,8 +7,10 @@ pub mod associations;
 pub mod container;
 pub mod duration;
 pub mod eks_auth;
+pub mod percent;
 pub mod secret;
 pub mod time;
 pub mod token;
+pub mod trust;
 
 pub use secret::Secret;

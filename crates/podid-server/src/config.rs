@@ -2,12 +2,22 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:8443"          # address of the EKS and EKS Auth APIs
+//! ops_listen = "127.0.0.1:2706"      # /healthz, /readyz and /metrics
 //! store = "/var/lib/podid/podid.db"  # SQLite database file, created if missing
 //! max_associations_per_cluster = 5000
 //!
 //! [[cluster]]
 //! name = "eksdemo1"
 //! account = "111122223333"
+//! region = "us-west-2"
+//! issuer = "https://kubernetes.default.svc"   # the `iss` of its service-account tokens
+//! jwks_file = "/etc/podid/eksdemo1-jwks.json"  # or jwks_url; neither: OIDC discovery
+//! agent_service_accounts = ["kube-system/podid-agent"]
+//! agent_audience = "podid"
+//!
+//! [aws]
+//! sts_endpoint = "https://sts.us-west-2.amazonaws.com"  # optional
+//! iam_endpoint = "https://iam.amazonaws.com"             # optional
 //! region = "us-west-2"
 //! ```
 
@@ -24,11 +34,36 @@ const DEFAULT_MAX_ASSOCIATIONS: usize = 5000;
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    #[serde(default = "default_ops_listen")]
+    pub ops_listen: SocketAddr,
     pub store: PathBuf,
     #[serde(default = "default_max_associations")]
     pub max_associations_per_cluster: usize,
     #[serde(rename = "cluster", default)]
     pub clusters: Vec<ClusterConfig>,
+    #[serde(default)]
+    pub aws: AwsConfig,
+}
+
+/// How the server reaches AWS: STS to assume roles, IAM to read trust policies. Credentials
+/// come from the standard chain (environment, profile, web identity, instance metadata).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    pub sts_endpoint: Option<String>,
+    pub iam_endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Skip the trust policy check (the server may lack iam:GetRole).
+    #[serde(default)]
+    pub skip_trust_policy_check: bool,
+    /// The service principal roles must trust.
+    #[serde(default = "default_trust_principal")]
+    pub trust_principal: String,
+}
+
+fn default_trust_principal() -> String {
+    "pods.eks.amazonaws.com".into()
 }
 
 /// A cluster whose pods podid serves. Its ARN is formed from account, region and name.
@@ -38,6 +73,26 @@ pub struct ClusterConfig {
     pub name: String,
     pub account: String,
     pub region: String,
+    /// The `iss` claim of the cluster's service-account tokens.
+    pub issuer: String,
+    /// A JWKS file with the cluster's public keys, re-read on unknown key ids.
+    pub jwks_file: Option<PathBuf>,
+    /// Where the cluster's JWKS is served; without it or a file, OIDC discovery on the issuer.
+    pub jwks_url: Option<String>,
+    /// Service accounts (`namespace/name`) whose tokens authenticate node agents.
+    #[serde(default = "default_agent_service_accounts")]
+    pub agent_service_accounts: Vec<String>,
+    /// The audience of the agents' own tokens.
+    #[serde(default = "default_agent_audience")]
+    pub agent_audience: String,
+}
+
+fn default_agent_service_accounts() -> Vec<String> {
+    vec!["kube-system/podid-agent".into()]
+}
+
+fn default_agent_audience() -> String {
+    "podid".into()
 }
 
 impl ClusterConfig {
@@ -47,6 +102,10 @@ impl ClusterConfig {
             self.region, self.account, self.name
         )
     }
+}
+
+fn default_ops_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 2706))
 }
 
 fn default_max_associations() -> usize {
@@ -135,8 +194,46 @@ impl ClusterConfig {
                 self.name, self.region
             ));
         }
+        if !is_http_url(&self.issuer) {
+            return Err(format!(
+                "cluster {:?}: issuer {:?} must be an http:// or https:// URL",
+                self.name, self.issuer
+            ));
+        }
+        if self.jwks_file.is_some() && self.jwks_url.is_some() {
+            return Err(format!(
+                "cluster {:?}: set jwks_file or jwks_url, not both",
+                self.name
+            ));
+        }
+        if let Some(url) = &self.jwks_url
+            && !is_http_url(url)
+        {
+            return Err(format!(
+                "cluster {:?}: jwks_url {url:?} must be an http:// or https:// URL",
+                self.name
+            ));
+        }
+        for account in &self.agent_service_accounts {
+            let valid = account
+                .split_once('/')
+                .is_some_and(|(ns, sa)| !ns.is_empty() && !sa.is_empty() && !sa.contains('/'));
+            if !valid {
+                return Err(format!(
+                    "cluster {:?}: agent service account {account:?} must be namespace/name",
+                    self.name
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
 }
 
 /// Cluster names as EKS accepts them: 1–100 characters, `^[0-9A-Za-z][A-Za-z0-9\-_]*$`.
@@ -160,6 +257,7 @@ mod tests {
         name = "eksdemo1"
         account = "111122223333"
         region = "us-west-2"
+        issuer = "https://issuer.test"
     "#;
 
     #[test]
@@ -175,6 +273,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_setting_at_fault() {
+        let second_cluster = VALID.split("[[cluster]]").nth(1).unwrap();
         let cases = [
             (VALID.replace("8443\"", "99999\""), "listen"),
             (VALID.replace("111122223333", "1234"), "account \"1234\""),
@@ -189,9 +288,19 @@ mod tests {
                 "no [[cluster]]",
             ),
             (
-                format!(
-                    "{VALID}\n[[cluster]]\nname = \"eksdemo1\"\naccount = \"111122223333\"\nregion = \"us-east-1\"\n"
-                ),
+                VALID.replace("https://issuer.test", "issuer.test"),
+                "must be an http",
+            ),
+            (
+                format!("{VALID}jwks_url = \"https://a\"\njwks_file = \"/b\""),
+                "not both",
+            ),
+            (
+                format!("{VALID}agent_service_accounts = [\"agent\"]"),
+                "namespace/name",
+            ),
+            (
+                format!("{VALID}[[cluster]]{second_cluster}"),
                 "configured twice",
             ),
         ];

@@ -6,7 +6,11 @@
 
 pub mod api;
 pub mod config;
+pub mod fetch;
+pub mod keys;
+pub mod metrics;
 pub mod server;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 

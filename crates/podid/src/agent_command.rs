@@ -122,6 +122,7 @@ fn validate(args: &ServeArgs) -> Result<Validated, String> {
     };
     let mut upstream = EksAuthSettings::new(cluster_name);
     upstream.endpoint = args.endpoint.clone();
+    upstream.node_token_file = args.node_token_file.as_ref().map(std::path::PathBuf::from);
     Ok(Validated {
         agent,
         upstream,

@@ -83,6 +83,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub endpoint: Option<String>,
 
+    /// The agent's own service-account token, sent to a podid server (--endpoint) to prove the
+    /// agent runs on its node; calls are then not signed with AWS credentials
+    #[arg(long, value_name = "FILE")]
+    pub node_token_file: Option<String>,
+
     /// Pods whose credentials are cached at most; 0 disables caching
     #[arg(long, default_value_t = 2000)]
     pub max_cache_size: usize,

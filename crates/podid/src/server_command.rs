@@ -22,7 +22,7 @@ pub fn serve(args: &ServerArgs) -> Result<(), Failure> {
         tracing::info!(store = %config.store.display(), "store opened");
         let server = podid_server::start(config, store)
             .await
-            .map_err(|error| Failure::runtime(format!("cannot listen: {error}")))?;
+            .map_err(|error| Failure::runtime(error.to_string()))?;
         shutdown_signal.await;
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         server.shutdown().await;

@@ -1,5 +1,6 @@
 //! The EKS Auth client: `AssumeRoleForPodIdentity`, signed with the node's AWS credentials.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -10,7 +11,7 @@ use aws_sdk_eksauth::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError
 use podid_core::Secret;
 use podid_core::arn;
 use podid_core::container::RoleCredentials;
-use podid_core::eks_auth::ErrorCode;
+use podid_core::eks_auth::{ErrorCode, NODE_TOKEN_HEADER};
 
 use super::{CredentialSource, UpstreamError};
 
@@ -23,6 +24,9 @@ pub struct EksAuthSettings {
     pub endpoint: Option<String>,
     pub attempt_timeout: Duration,
     pub max_attempts: u32,
+    /// The agent's own service-account token, for a podid server that authenticates agents by
+    /// it. When set, calls are not SigV4-signed: off EKS the node has no AWS identity.
+    pub node_token_file: Option<PathBuf>,
 }
 
 impl EksAuthSettings {
@@ -32,6 +36,7 @@ impl EksAuthSettings {
             endpoint: None,
             attempt_timeout: Duration::from_secs(1),
             max_attempts: 3,
+            node_token_file: None,
         }
     }
 }
@@ -43,6 +48,7 @@ impl EksAuthSettings {
 pub struct EksAuthClient {
     client: aws_sdk_eksauth::Client,
     cluster_name: String,
+    node_token_file: Option<PathBuf>,
 }
 
 impl EksAuthClient {
@@ -60,6 +66,9 @@ impl EksAuthClient {
             .timeout_config(timeouts);
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);
+        }
+        if settings.node_token_file.is_some() {
+            loader = loader.no_credentials();
         }
         let config = loader.load().await;
         if config.region().is_none() {
@@ -81,20 +90,32 @@ impl EksAuthClient {
         Self {
             client: aws_sdk_eksauth::Client::from_conf(config),
             cluster_name: cluster_name.to_owned(),
+            node_token_file: None,
         }
     }
 }
 
 impl CredentialSource for EksAuthClient {
     async fn fetch(&self, token: &Secret) -> Result<RoleCredentials, UpstreamError> {
-        let output = self
+        let call = self
             .client
             .assume_role_for_pod_identity()
             .cluster_name(&self.cluster_name)
-            .token(token.expose())
-            .send()
-            .await
-            .map_err(upstream_error)?;
+            .token(token.expose());
+        let output = match self.node_token()? {
+            Some(node_token) => {
+                call.customize()
+                    .mutate_request(move |request| {
+                        request
+                            .headers_mut()
+                            .insert(NODE_TOKEN_HEADER, node_token.clone());
+                    })
+                    .send()
+                    .await
+            }
+            None => call.send().await,
+        }
+        .map_err(upstream_error)?;
 
         let malformed = |what: &str| {
             UpstreamError::new(
@@ -116,6 +137,24 @@ impl CredentialSource for EksAuthClient {
             expiration: credentials.expiration().secs(),
             account_id: arn::account_id(role_arn).unwrap_or_default().to_owned(),
         })
+    }
+}
+
+impl EksAuthClient {
+    fn node_token(&self) -> Result<Option<String>, UpstreamError> {
+        let Some(file) = &self.node_token_file else {
+            return Ok(None);
+        };
+        let token = std::fs::read_to_string(file).map_err(|error| {
+            UpstreamError::new(
+                ErrorCode::InternalServer,
+                format!(
+                    "cannot read the agent's token file {}: {error}",
+                    file.display()
+                ),
+            )
+        })?;
+        Ok(Some(token.trim().to_owned()))
     }
 }
 

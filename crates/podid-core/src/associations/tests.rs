@@ -4,7 +4,9 @@ fn create() -> CreateRequest {
     CreateRequest {
         namespace: Some("default".into()),
         service_account: Some("aws-cli-sa".into()),
-        role_arn: Some("arn:aws:iam::111122223333:role/EKS-PodIdentity-S3-ReadOnly-Role-101".into()),
+        role_arn: Some(
+            "arn:aws:iam::111122223333:role/EKS-PodIdentity-S3-ReadOnly-Role-101".into(),
+        ),
         ..CreateRequest::default()
     }
 }
@@ -20,13 +22,19 @@ fn accepts_the_tutorial_association() {
 #[test]
 fn names_each_missing_member() {
     for (field, clear) in [
-        ("namespace", (|r: &mut CreateRequest| r.namespace = None) as fn(&mut CreateRequest)),
+        (
+            "namespace",
+            (|r: &mut CreateRequest| r.namespace = None) as fn(&mut CreateRequest),
+        ),
         ("serviceAccount", |r| r.service_account = None),
         ("roleArn", |r| r.role_arn = None),
     ] {
         let mut request = create();
         clear(&mut request);
-        assert_eq!(validate_create(&request).unwrap_err(), format!("{field} is required"));
+        assert_eq!(
+            validate_create(&request).unwrap_err(),
+            format!("{field} is required")
+        );
     }
 }
 
@@ -76,13 +84,25 @@ fn a_policy_needs_session_tags_disabled_and_valid_json() {
     let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
     let mut request = create();
     request.policy = Some(policy.into());
-    assert!(validate_create(&request).unwrap_err().contains("disableSessionTags"));
+    assert!(
+        validate_create(&request)
+            .unwrap_err()
+            .contains("disableSessionTags")
+    );
     request.disable_session_tags = Some(true);
     assert!(validate_create(&request).is_ok());
     request.policy = Some("{not json".into());
-    assert!(validate_create(&request).unwrap_err().contains("not valid JSON"));
+    assert!(
+        validate_create(&request)
+            .unwrap_err()
+            .contains("not valid JSON")
+    );
     request.policy = Some("[]".into());
-    assert!(validate_create(&request).unwrap_err().contains("JSON object"));
+    assert!(
+        validate_create(&request)
+            .unwrap_err()
+            .contains("JSON object")
+    );
 }
 
 fn stored() -> Association {
@@ -114,14 +134,33 @@ fn updates_change_only_what_they_name() {
     assert_eq!(updated.role_arn, "arn:aws:iam::111122223333:role/b");
     assert_eq!(updated.target_role_arn, stored().target_role_arn);
 
-    let clear_target = UpdateRequest { target_role_arn: Some(String::new()), ..Default::default() };
-    assert_eq!(apply_update(&stored(), &clear_target).unwrap().target_role_arn, None);
+    let clear_target = UpdateRequest {
+        target_role_arn: Some(String::new()),
+        ..Default::default()
+    };
+    assert_eq!(
+        apply_update(&stored(), &clear_target)
+            .unwrap()
+            .target_role_arn,
+        None
+    );
 
     let empty = UpdateRequest::default();
-    assert!(apply_update(&stored(), &empty).unwrap_err().contains("at least one"));
+    assert!(
+        apply_update(&stored(), &empty)
+            .unwrap_err()
+            .contains("at least one")
+    );
 
-    let policy_alone = UpdateRequest { policy: Some("{}".into()), ..Default::default() };
-    assert!(apply_update(&stored(), &policy_alone).unwrap_err().contains("disableSessionTags"));
+    let policy_alone = UpdateRequest {
+        policy: Some("{}".into()),
+        ..Default::default()
+    };
+    assert!(
+        apply_update(&stored(), &policy_alone)
+            .unwrap_err()
+            .contains("disableSessionTags")
+    );
 }
 
 #[test]
@@ -129,7 +168,11 @@ fn ids_and_arns_have_the_eks_shape() {
     let id = association_id([200; 17]);
     assert_eq!(id.len(), 19);
     assert!(id.starts_with("a-"));
-    assert!(id[2..].bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    assert!(
+        id[2..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    );
     assert_eq!(
         association_arn("us-west-2", "111122223333", "eksdemo1", &id),
         format!("arn:aws:eks:us-west-2:111122223333:podidentityassociation/eksdemo1/{id}")

@@ -9,6 +9,7 @@ use podid_core::associations::{
     Association, AssociationSummary, CreateRequest, NewAssociation, UpdateRequest, apply_update,
     association_arn, association_id, validate_create,
 };
+use podid_core::percent::query_pairs;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -175,7 +176,7 @@ fn parse_list_query(cluster: &str, query: &str) -> Result<ListQuery, ApiError> {
         limit: DEFAULT_PAGE,
         ..ListQuery::default()
     };
-    for (key, value) in form_pairs(query) {
+    for (key, value) in query_pairs(query) {
         match key.as_str() {
             "namespace" => list.namespace = Some(value),
             "serviceAccount" => list.service_account = Some(value),
@@ -199,46 +200,6 @@ fn parse_list_query(cluster: &str, query: &str) -> Result<ListQuery, ApiError> {
         }
     }
     Ok(list)
-}
-
-/// Splits `a=1&b=2`, decoding percent escapes and `+`.
-fn form_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let byte = bytes[index];
-        let escaped = (byte == b'%')
-            .then(|| text.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (byte, escaped) {
-            (_, Some(value)) => {
-                decoded.push(value);
-                index += 3;
-            }
-            (b'+', None) => {
-                decoded.push(b' ');
-                index += 1;
-            }
-            _ => {
-                decoded.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// Page tokens are opaque to clients; inside they are the store position a page ended at.
@@ -322,15 +283,6 @@ mod tests {
         for forged in ["", "42", "!!!", &URL_SAFE_NO_PAD.encode("podid-page:-1")] {
             assert_eq!(decode_next_token(forged), None, "{forged}");
         }
-    }
-
-    #[test]
-    fn query_strings_are_decoded() {
-        let pairs = form_pairs("namespace=kube%2Dsystem&serviceAccount=a+b&empty=");
-        assert_eq!(pairs[0], ("namespace".into(), "kube-system".into()));
-        assert_eq!(pairs[1], ("serviceAccount".into(), "a b".into()));
-        assert_eq!(pairs[2], ("empty".into(), String::new()));
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 
     #[test]

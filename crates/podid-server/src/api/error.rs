@@ -46,6 +46,11 @@ impl ApiError {
         Self::new(400, "ResourceLimitExceededException", message)
     }
 
+    /// An EKS Auth error.
+    pub fn eks_auth(code: podid_core::eks_auth::ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(code.http_status(), code.exception_name(), message)
+    }
+
     pub fn too_large(limit: usize) -> Self {
         Self::new(
             413,
@@ -70,7 +75,7 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let mut body = json!({"message": self.message});
+        let mut body = json!({"message": self.message, "__type": self.kind});
         if let Some(cluster) = &self.cluster {
             body["clusterName"] = json!(cluster);
         }

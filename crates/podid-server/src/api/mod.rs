@@ -1,7 +1,9 @@
 //! The HTTP API: routing, request bodies and error answers.
 
 mod associations;
+mod eks_auth;
 mod error;
+mod state;
 
 use std::sync::Arc;
 
@@ -12,71 +14,101 @@ use hyper::{Method, Request, Response};
 use podid_http::{Body, Handler, respond};
 use serde_json::Value;
 
-use crate::config::{ClusterConfig, ServerConfig};
+use crate::config::ClusterConfig;
 use crate::store::AssociationStore;
+pub use eks_auth::session_name;
 pub use error::ApiError;
+pub use state::ServerState;
 
 /// Request bodies larger than this are refused; the largest valid Create is about 20 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Serves the EKS API's pod identity association operations.
+/// Serves EKS Auth's `AssumeRoleForPodIdentity` and the EKS API's pod identity association
+/// operations.
 #[derive(Debug)]
 pub struct Api<S> {
-    config: Arc<ServerConfig>,
-    store: Arc<S>,
+    state: Arc<ServerState<S>>,
+}
+
+/// The operations, named as in the AWS API models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Create,
+    Describe,
+    List,
+    Update,
+    Delete,
+    AssumeRole,
+}
+
+impl Operation {
+    fn of(method: &Method, segments: &[&str]) -> Option<Self> {
+        Some(match (method, segments) {
+            (&Method::POST, ["clusters", _, "pod-identity-associations"]) => Operation::Create,
+            (&Method::GET, ["clusters", _, "pod-identity-associations"]) => Operation::List,
+            (&Method::GET, ["clusters", _, "pod-identity-associations", _]) => Operation::Describe,
+            (&Method::POST, ["clusters", _, "pod-identity-associations", _]) => Operation::Update,
+            (&Method::DELETE, ["clusters", _, "pod-identity-associations", _]) => Operation::Delete,
+            (&Method::POST, ["clusters", _, "assume-role-for-pod-identity"]) => {
+                Operation::AssumeRole
+            }
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Create => "CreatePodIdentityAssociation",
+            Operation::Describe => "DescribePodIdentityAssociation",
+            Operation::List => "ListPodIdentityAssociations",
+            Operation::Update => "UpdatePodIdentityAssociation",
+            Operation::Delete => "DeletePodIdentityAssociation",
+            Operation::AssumeRole => "AssumeRoleForPodIdentity",
+        }
+    }
 }
 
 impl<S: AssociationStore> Api<S> {
-    pub fn new(config: Arc<ServerConfig>, store: Arc<S>) -> Self {
-        Self { config, store }
+    pub fn new(state: Arc<ServerState<S>>) -> Self {
+        Self { state }
     }
 
-    async fn route(&self, request: Request<Incoming>) -> Result<Value, ApiError> {
-        let method = request.method().clone();
-        let path = request.uri().path().to_owned();
-        let query = request.uri().query().map(str::to_owned);
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-
-        match segments[..] {
-            ["clusters", cluster, "pod-identity-associations"] => {
-                let cluster = self.cluster(cluster)?;
-                match method {
-                    Method::POST => {
-                        let body = read_body(request).await?;
-                        let limit = self.config.max_associations_per_cluster;
-                        associations::create(&self.store, cluster, limit, &body).await
-                    }
-                    Method::GET => associations::list(&self.store, cluster, query.as_deref()).await,
-                    _ => Err(method_not_allowed(&method, &path)),
-                }
+    async fn run(
+        &self,
+        operation: Operation,
+        segments: &[&str],
+        request: Request<Incoming>,
+    ) -> Result<Value, ApiError> {
+        let state = &self.state;
+        let store = &state.store;
+        let cluster = self.cluster(segments[1])?;
+        let id = segments.get(3).copied().unwrap_or_default();
+        match operation {
+            Operation::Create => {
+                let body = read_body(request).await?;
+                let limit = state.config.max_associations_per_cluster;
+                associations::create(store, cluster, limit, &body).await
             }
-            ["clusters", cluster, "pod-identity-associations", id] => {
-                let cluster = self.cluster(cluster)?;
-                match method {
-                    Method::GET => associations::describe(&self.store, cluster, id).await,
-                    Method::POST => {
-                        let body = read_body(request).await?;
-                        associations::update(&self.store, cluster, id, &body).await
-                    }
-                    Method::DELETE => associations::delete(&self.store, cluster, id).await,
-                    _ => Err(method_not_allowed(&method, &path)),
-                }
+            Operation::List => associations::list(store, cluster, request.uri().query()).await,
+            Operation::Describe => associations::describe(store, cluster, id).await,
+            Operation::Update => {
+                let body = read_body(request).await?;
+                associations::update(store, cluster, id, &body).await
             }
-            _ => Err(ApiError::not_found(format!(
-                "no operation at {method} {path}"
-            ))),
+            Operation::Delete => associations::delete(store, cluster, id).await,
+            Operation::AssumeRole => {
+                let headers = request.headers().clone();
+                let body = read_body(request).await?;
+                eks_auth::assume_role(state, cluster, &headers, &body).await
+            }
         }
     }
 
     fn cluster(&self, name: &str) -> Result<&ClusterConfig, ApiError> {
-        self.config.cluster(name).ok_or_else(|| {
+        self.state.config.cluster(name).ok_or_else(|| {
             ApiError::not_found(format!("No cluster found for name: {name}.")).for_cluster(name)
         })
     }
-}
-
-fn method_not_allowed(method: &Method, path: &str) -> ApiError {
-    ApiError::invalid_request(format!("{method} is not an operation on {path}"))
 }
 
 async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
@@ -96,10 +128,20 @@ async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
 
 impl<S: AssociationStore> Handler for Api<S> {
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
-        match self.route(request).await {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let Some(operation) = Operation::of(&method, &segments) else {
+            return ApiError::not_found(format!("no operation at {method} {path}")).into_response();
+        };
+        let result = self.run(operation, &segments, request).await;
+        let outcome = result.as_ref().map_or_else(|error| error.kind, |_| "ok");
+        self.state.metrics.request(operation.name(), outcome);
+        match result {
             Ok(answer) => respond(200, "application/json", answer.to_string()),
             Err(error) => {
-                tracing::debug!(kind = error.kind, message = %error.message, "request refused");
+                tracing::debug!(operation = operation.name(), kind = error.kind,
+                    message = %error.message, "request refused");
                 error.into_response()
             }
         }

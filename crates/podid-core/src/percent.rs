@@ -1,0 +1,65 @@
+//! Percent-decoding, for query strings and the URL-encoded documents IAM returns.
+
+/// Decodes `%XX` escapes, and `+` as a space when `plus_is_space` (form encoding). Malformed
+/// escapes are kept as they are; invalid UTF-8 is replaced.
+pub fn percent_decode(text: &str, plus_is_space: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = (bytes[index] == b'%')
+            .then(|| text.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[index], escaped) {
+            (_, Some(value)) => {
+                decoded.push(value);
+                index += 3;
+                continue;
+            }
+            (b'+', None) if plus_is_space => decoded.push(b' '),
+            (byte, None) => decoded.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// Splits a query string into decoded pairs.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key, true), percent_decode(value, true))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_escapes_and_plus() {
+        assert_eq!(percent_decode("a%2Fb+c", true), "a/b c");
+        assert_eq!(percent_decode("a%2Fb+c", false), "a/b+c");
+        assert_eq!(percent_decode("%zz%4", true), "%zz%4");
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D", false), "{\"a\":1}");
+    }
+
+    #[test]
+    fn splits_queries() {
+        let pairs = query_pairs("namespace=kube%2Dsystem&serviceAccount=a+b&empty=&&flag");
+        assert_eq!(
+            pairs,
+            [
+                ("namespace".into(), "kube-system".into()),
+                ("serviceAccount".into(), "a b".into()),
+                ("empty".into(), String::new()),
+                ("flag".into(), String::new()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! `AssumeRoleForPodIdentity`: a pod's service-account token in, its role's credentials out.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hyper::HeaderMap;
+use podid_core::eks_auth::{
+    AssociationRef, AssumeRoleForPodIdentityRequest, AssumeRoleForPodIdentityResponse,
+    AssumedRoleUser, ErrorCode, NODE_TOKEN_HEADER, Subject, WireCredentials,
+};
+use podid_core::token::POD_IDENTITY_AUDIENCE;
+use serde_json::Value;
+
+use super::ApiError;
+use super::state::ServerState;
+use crate::config::ClusterConfig;
+use crate::keys::ClusterKeys;
+use crate::sessions::SessionRequest;
+use crate::store::AssociationStore;
+use crate::tokens::{Expectations, VerifiedToken, VerifyError, verify};
+
+/// Clock difference tolerated on `exp` and `nbf`.
+const LEEWAY_SECONDS: i64 = 30;
+
+/// Agent tokens verified recently, so that an agent's token costs one signature check per
+/// lifetime rather than one per exchange. Bounded: when full it starts over.
+#[derive(Debug, Default)]
+pub struct CallerCache {
+    verified: Mutex<HashMap<String, (String, i64)>>,
+}
+
+const MAX_CACHED_CALLERS: usize = 10_000;
+
+impl CallerCache {
+    fn get(&self, token: &str, now: i64) -> Option<String> {
+        let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        verified
+            .get(token)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(node, _)| node.clone())
+    }
+
+    fn insert(&self, token: &str, node: &str, expires_at: i64) {
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= MAX_CACHED_CALLERS {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), (node.to_owned(), expires_at));
+    }
+}
+
+pub async fn assume_role<S: AssociationStore>(
+    state: &ServerState<S>,
+    cluster: &ClusterConfig,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let keys = state.keys(&cluster.name)?;
+    let now = unix_now();
+    let caller_node = authenticate_agent(state, cluster, keys, headers, now).await?;
+
+    let request: AssumeRoleForPodIdentityRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::eks_auth(
+            ErrorCode::InvalidRequest,
+            format!("request body is not valid: {e}"),
+        )
+    })?;
+    let expect = Expectations {
+        issuer: &cluster.issuer,
+        audience: POD_IDENTITY_AUDIENCE,
+        now,
+        leeway: LEEWAY_SECONDS,
+    };
+    let token = verify_with_refetch(state, keys, &request.token, &expect)
+        .await
+        .map_err(|e| {
+            let code = match e {
+                VerifyError::Expired { .. } => ErrorCode::ExpiredToken,
+                _ => ErrorCode::InvalidToken,
+            };
+            ApiError::eks_auth(code, e.to_string())
+        })?;
+    let pod = token.pod.clone().ok_or_else(|| {
+        state.metrics.token_failure("claims");
+        ApiError::eks_auth(ErrorCode::InvalidToken, "token is not bound to a pod")
+    })?;
+    let token_node = token
+        .node
+        .as_ref()
+        .map(|node| node.name.as_str())
+        .unwrap_or_default();
+    if token_node != caller_node {
+        return Err(ApiError::eks_auth(
+            ErrorCode::AccessDenied,
+            format!(
+                "the token belongs to a pod of node {token_node:?}, not of the calling node \
+                 {caller_node:?}"
+            ),
+        ));
+    }
+
+    let association = find_association(state, cluster, &token).await?;
+    let with_tags = !association.disable_session_tags;
+    state
+        .sessions
+        .check_trust(&association.role_arn, with_tags)
+        .await
+        .map_err(|e| ApiError::eks_auth(e.code, e.message))?;
+
+    let session_name = session_name(&cluster.name, &pod.name);
+    let tags = if with_tags {
+        session_tags(cluster, &token.namespace, &token.service_account.name, &pod)
+    } else {
+        Vec::new()
+    };
+    let session_request = SessionRequest {
+        role_arn: association.role_arn.clone(),
+        session_name: session_name.clone(),
+        tags,
+        policy: association.policy.clone(),
+        target_role_arn: association.target_role_arn.clone(),
+        external_id: association.external_id.clone(),
+    };
+    let started = std::time::Instant::now();
+    let issued = state.sessions.assume(&session_request).await;
+    state
+        .metrics
+        .sts_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let audit = |outcome: &str| {
+        tracing::info!(
+            target: "podid::audit",
+            cluster = %cluster.name, namespace = %token.namespace,
+            service_account = %token.service_account.name, pod = %pod.name, node = caller_node,
+            role = %association.role_arn, target_role = association.target_role_arn.as_deref(),
+            session = %session_name, outcome, "pod identity exchange"
+        );
+    };
+    let issued = issued.map_err(|e| {
+        audit(e.code.short_name());
+        ApiError::eks_auth(e.code, e.message)
+    })?;
+    audit("issued");
+
+    let credentials = &issued.credentials;
+    let response = AssumeRoleForPodIdentityResponse {
+        subject: Subject {
+            namespace: token.namespace.clone(),
+            service_account: token.service_account.name.clone(),
+        },
+        audience: POD_IDENTITY_AUDIENCE.to_owned(),
+        pod_identity_association: AssociationRef {
+            association_arn: association.association_arn.clone(),
+            association_id: association.association_id.clone(),
+        },
+        assumed_role_user: AssumedRoleUser {
+            arn: issued.arn,
+            assume_role_id: issued.assumed_role_id,
+        },
+        credentials: WireCredentials {
+            session_token: credentials.session_token().to_owned(),
+            secret_access_key: credentials.secret_access_key().to_owned(),
+            access_key_id: credentials.access_key_id().to_owned(),
+            expiration: credentials.expiration().secs() as f64,
+        },
+    };
+    serde_json::to_value(response).map_err(|e| {
+        ApiError::eks_auth(
+            ErrorCode::InternalServer,
+            format!("encoding the response: {e}"),
+        )
+    })
+}
+
+/// Off EKS a node has no AWS identity to sign with, so an agent proves itself with its own
+/// service-account token: signed by the cluster, of an agent service account, naming its node.
+async fn authenticate_agent<S: AssociationStore>(
+    state: &ServerState<S>,
+    cluster: &ClusterConfig,
+    keys: &ClusterKeys,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<String, ApiError> {
+    let denied = |reason: String| {
+        ApiError::eks_auth(
+            ErrorCode::AccessDenied,
+            format!(
+                "the caller is not a node agent of cluster {}: {reason}",
+                cluster.name
+            ),
+        )
+    };
+    let Some(token) = headers.get(NODE_TOKEN_HEADER).and_then(|v| v.to_str().ok()) else {
+        return Err(denied(format!(
+            "send the agent's service-account token (audience {:?}) in the {NODE_TOKEN_HEADER} \
+             header",
+            cluster.agent_audience
+        )));
+    };
+    if let Some(node) = state.callers.get(token, now) {
+        return Ok(node);
+    }
+    let expect = Expectations {
+        issuer: &cluster.issuer,
+        audience: &cluster.agent_audience,
+        now,
+        leeway: LEEWAY_SECONDS,
+    };
+    let verified = verify_with_refetch(state, keys, token, &expect)
+        .await
+        .map_err(|e| denied(format!("its {e}")))?;
+    let account = format!("{}/{}", verified.namespace, verified.service_account.name);
+    if !cluster.agent_service_accounts.contains(&account) {
+        return Err(denied(format!(
+            "service account {account} is not an agent's"
+        )));
+    }
+    let node = verified
+        .node
+        .ok_or_else(|| denied("its token names no node".into()))?
+        .name;
+    state.callers.insert(token, &node, verified.expires_at);
+    Ok(node)
+}
+
+/// Verifies, fetching the cluster's keys again once if the token names a key not yet known.
+async fn verify_with_refetch<S: AssociationStore>(
+    state: &ServerState<S>,
+    keys: &ClusterKeys,
+    token: &str,
+    expect: &Expectations<'_>,
+) -> Result<VerifiedToken, VerifyError> {
+    let first = verify(token, &keys.current(), expect);
+    let result = match first {
+        Err(VerifyError::UnknownKey(_)) => match keys.refetch().await {
+            Some(fresh) => verify(token, &fresh, expect),
+            None => first,
+        },
+        other => other,
+    };
+    if let Err(error) = &result {
+        state.metrics.token_failure(error.reason());
+    }
+    result
+}
+
+async fn find_association<S: AssociationStore>(
+    state: &ServerState<S>,
+    cluster: &ClusterConfig,
+    token: &VerifiedToken,
+) -> Result<podid_core::associations::Association, ApiError> {
+    let (name, namespace, account) = (
+        cluster.name.clone(),
+        token.namespace.clone(),
+        token.service_account.name.clone(),
+    );
+    let store = std::sync::Arc::clone(&state.store);
+    let found = tokio::task::spawn_blocking(move || store.find(&name, &namespace, &account))
+        .await
+        .map_err(|_| ApiError::eks_auth(ErrorCode::InternalServer, "store call failed"))?
+        .map_err(|error| ApiError::server(&error))?;
+    found.ok_or_else(|| {
+        ApiError::eks_auth(
+            ErrorCode::ResourceNotFound,
+            format!(
+                "no pod identity association for service account {}/{} in cluster {}",
+                token.namespace, token.service_account.name, cluster.name
+            ),
+        )
+    })
+}
+
+/// `eks-<cluster>-<pod>-<uuid>`, cut to STS's 64 characters.
+pub fn session_name(cluster: &str, pod: &str) -> String {
+    let uuid = format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        fastrand::u32(..),
+        fastrand::u16(..),
+        fastrand::u16(..0x1000),
+        0x8000 | fastrand::u16(..0x4000),
+        fastrand::u64(..1 << 48)
+    );
+    format!("eks-{cluster}-{pod}-{uuid}")
+        .chars()
+        .take(64)
+        .collect()
+}
+
+/// The six session tags of a pod identity session.
+fn session_tags(
+    cluster: &ClusterConfig,
+    namespace: &str,
+    service_account: &str,
+    pod: &podid_core::token::ObjectRef,
+) -> Vec<(String, String)> {
+    [
+        ("eks-cluster-arn", cluster.arn()),
+        ("eks-cluster-name", cluster.name.clone()),
+        ("kubernetes-namespace", namespace.to_owned()),
+        ("kubernetes-service-account", service_account.to_owned()),
+        ("kubernetes-pod-name", pod.name.clone()),
+        ("kubernetes-pod-uid", pod.uid.clone()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect()
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_fit_sts() {
+        let name = session_name("eksdemo1", "aws-cli");
+        assert!(name.starts_with("eks-eksdemo1-aws-cli-"), "{name}");
+        assert_eq!(name.len(), "eks-eksdemo1-aws-cli-".len() + 36);
+        let long = session_name(&"c".repeat(40), &"p".repeat(63));
+        assert_eq!(long.chars().count(), 64);
+    }
+}

@@ -1,0 +1,144 @@
+//! The public keys of each cluster's token issuer, kept current without restarts.
+//!
+//! Keys come from a JWKS file, a JWKS URL, or OIDC discovery on the issuer. They are fetched at
+//! start, again on a schedule, and again when a token names a key id the server has not seen
+//! (the cluster rotated its keys), at most once per `REFETCH_INTERVAL` so that a stream of
+//! tokens with made-up key ids cannot turn the server into a load generator for the issuer.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::config::ClusterConfig;
+use crate::fetch::Fetcher;
+use crate::tokens::{JwkSet, parse_jwks};
+
+/// The least time between two fetches caused by unknown key ids.
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// How often keys are fetched anyway.
+pub const REFRESH_PERIOD: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    File(PathBuf),
+    Url(String),
+    Discovery(String),
+}
+
+impl KeySource {
+    pub fn of(cluster: &ClusterConfig) -> Self {
+        match (&cluster.jwks_file, &cluster.jwks_url) {
+            (Some(file), _) => KeySource::File(file.clone()),
+            (None, Some(url)) => KeySource::Url(url.clone()),
+            (None, None) => KeySource::Discovery(cluster.issuer.clone()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ClusterKeys {
+    source: KeySource,
+    fetcher: Fetcher,
+    current: RwLock<Arc<JwkSet>>,
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    jwks_uri: String,
+}
+
+impl ClusterKeys {
+    /// Loads the keys once. A file must be readable and valid now; a URL that fails is retried
+    /// later, so that a server can start while an issuer is briefly unreachable.
+    pub async fn load(source: KeySource, fetcher: Fetcher) -> Result<Self, String> {
+        let keys = Self {
+            source,
+            fetcher,
+            current: RwLock::new(Arc::new(JwkSet::default())),
+            last_fetch: Mutex::new(None),
+        };
+        match keys.fetch().await {
+            Ok(set) => keys.replace(set),
+            Err(error) if matches!(keys.source, KeySource::File(_)) => return Err(error),
+            Err(error) => tracing::warn!(%error, "cluster keys unavailable; retrying later"),
+        }
+        Ok(keys)
+    }
+
+    pub fn current(&self) -> Arc<JwkSet> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Fetches again if the last fetch is old enough; returns the new set if it changed.
+    pub async fn refetch(&self) -> Option<Arc<JwkSet>> {
+        {
+            let mut last = self.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
+                return None;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.fetch().await {
+            Ok(set) if set != *self.current() => {
+                self.replace(set);
+                Some(self.current())
+            }
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(%error, "refetching cluster keys failed");
+                None
+            }
+        }
+    }
+
+    /// Fetches on a schedule, for as long as the keys are in use.
+    pub fn refresh_periodically(self: &Arc<Self>) {
+        let keys = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REFRESH_PERIOD).await;
+                let Some(keys) = keys.upgrade() else { return };
+                match keys.fetch().await {
+                    Ok(set) => keys.replace(set),
+                    Err(error) => tracing::warn!(%error, "scheduled key refresh failed"),
+                }
+            }
+        });
+    }
+
+    fn replace(&self, set: JwkSet) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, String> {
+        let document = match &self.source {
+            KeySource::File(path) => std::fs::read(path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?
+                .into(),
+            KeySource::Url(url) => self.fetcher.get(url).await?,
+            KeySource::Discovery(issuer) => {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    issuer.trim_end_matches('/')
+                );
+                let discovery: Discovery =
+                    serde_json::from_slice(&self.fetcher.get(&url).await?)
+                        .map_err(|e| format!("{url}: not an OpenID configuration: {e}"))?;
+                self.fetcher.get(&discovery.jwks_uri).await?
+            }
+        };
+        parse_jwks(&document).map_err(|error| format!("{}: {error}", self.describe()))
+    }
+
+    fn describe(&self) -> String {
+        match &self.source {
+            KeySource::File(path) => path.display().to_string(),
+            KeySource::Url(url) => url.clone(),
+            KeySource::Discovery(issuer) => format!("keys discovered from {issuer}"),
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Role sessions for pods: the trust check through IAM, then STS AssumeRole with the pod's
+//! session tags, and for a target role a second AssumeRole from the first session.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_sts::config::Credentials as StaticCredentials;
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::types::{Credentials, Tag};
+use podid_core::eks_auth::ErrorCode;
+use podid_core::percent::percent_decode;
+use podid_core::trust::missing_trust;
+
+use crate::config::AwsConfig;
+
+/// Chained sessions (role to target role) may last at most an hour.
+const CHAINED_SESSION_SECONDS: i32 = 3600;
+
+/// What to ask STS for.
+#[derive(Debug, Clone)]
+pub struct SessionRequest {
+    pub role_arn: String,
+    pub session_name: String,
+    /// Session tags, all transitive; empty when the association disables them.
+    pub tags: Vec<(String, String)>,
+    pub policy: Option<String>,
+    pub target_role_arn: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// The session STS issued: its credentials and who it is.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub credentials: Credentials,
+    pub arn: String,
+    pub assumed_role_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SessionError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl SessionError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleSessions {
+    sts: aws_sdk_sts::Client,
+    sts_config: aws_sdk_sts::Config,
+    iam: Option<aws_sdk_iam::Client>,
+    trust_principal: String,
+}
+
+impl RoleSessions {
+    /// Clients for STS and IAM with the server's own credentials from the standard chain.
+    pub async fn connect(config: &AwsConfig) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .operation_attempt_timeout(Duration::from_secs(5))
+                    .build(),
+            );
+        if let Some(region) = &config.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        let shared = loader.load().await;
+
+        let mut sts = aws_sdk_sts::config::Builder::from(&shared);
+        if let Some(endpoint) = &config.sts_endpoint {
+            sts = sts.endpoint_url(endpoint);
+        }
+        let sts_config = sts.build();
+        let iam = (!config.skip_trust_policy_check).then(|| {
+            let mut iam = aws_sdk_iam::config::Builder::from(&shared);
+            if let Some(endpoint) = &config.iam_endpoint {
+                iam = iam.endpoint_url(endpoint);
+            }
+            aws_sdk_iam::Client::from_conf(iam.build())
+        });
+        Self {
+            sts: aws_sdk_sts::Client::from_conf(sts_config.clone()),
+            sts_config,
+            iam,
+            trust_principal: config.trust_principal.clone(),
+        }
+    }
+
+    /// Checks that the role trusts the pod identity principal for the actions the exchange
+    /// needs. A role the server may not read is left to STS to judge.
+    pub async fn check_trust(&self, role_arn: &str, with_tags: bool) -> Result<(), SessionError> {
+        let Some(iam) = &self.iam else { return Ok(()) };
+        let role_name = role_arn.rsplit('/').next().unwrap_or_default();
+        let role = match iam.get_role().role_name(role_name).send().await {
+            Ok(output) => output.role,
+            Err(error) if error.code() == Some("NoSuchEntity") => {
+                return Err(SessionError::new(
+                    ErrorCode::AccessDenied,
+                    format!("role {role_arn} does not exist"),
+                ));
+            }
+            Err(error) => {
+                tracing::debug!(error = %DisplayErrorContext(&error), role_arn,
+                    "cannot read the trust policy; STS will judge it");
+                return Ok(());
+            }
+        };
+        let Some(document) = role.and_then(|role| role.assume_role_policy_document) else {
+            return Ok(());
+        };
+        // IAM returns policy documents URL-encoded.
+        let document = percent_decode(&document, false);
+        let actions: &[&str] = if with_tags {
+            &["sts:AssumeRole", "sts:TagSession"]
+        } else {
+            &["sts:AssumeRole"]
+        };
+        match missing_trust(&document, &self.trust_principal, actions) {
+            Ok(None) => Ok(()),
+            Ok(Some(action)) => Err(SessionError::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "the trust policy of {role_arn} does not allow {} to perform {action}",
+                    self.trust_principal
+                ),
+            )),
+            Err(reason) => Err(SessionError::new(
+                ErrorCode::AccessDenied,
+                format!("the trust policy of {role_arn} cannot be read: {reason}"),
+            )),
+        }
+    }
+
+    pub async fn assume(&self, request: &SessionRequest) -> Result<IssuedSession, SessionError> {
+        let first = self
+            .assume_with(&self.sts, request, &request.role_arn, None)
+            .await?;
+        let Some(target) = &request.target_role_arn else {
+            return Ok(first);
+        };
+
+        let credentials = &first.credentials;
+        let chained = self
+            .sts_config
+            .to_builder()
+            .credentials_provider(StaticCredentials::new(
+                credentials.access_key_id(),
+                credentials.secret_access_key(),
+                Some(credentials.session_token().to_owned()),
+                None,
+                "pod identity role session",
+            ))
+            .build();
+        let chained = aws_sdk_sts::Client::from_conf(chained);
+        // Session tags are transitive: STS carries them into the target role's session itself.
+        let target_request = SessionRequest {
+            tags: Vec::new(),
+            policy: None,
+            ..request.clone()
+        };
+        self.assume_with(
+            &chained,
+            &target_request,
+            target,
+            Some(CHAINED_SESSION_SECONDS),
+        )
+        .await
+    }
+
+    async fn assume_with(
+        &self,
+        sts: &aws_sdk_sts::Client,
+        request: &SessionRequest,
+        role_arn: &str,
+        duration: Option<i32>,
+    ) -> Result<IssuedSession, SessionError> {
+        let mut call = sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(&request.session_name)
+            .set_policy(request.policy.clone())
+            .set_duration_seconds(duration);
+        if role_arn == request.target_role_arn.as_deref().unwrap_or_default() {
+            call = call.set_external_id(request.external_id.clone());
+        }
+        for (key, value) in &request.tags {
+            let tag = Tag::builder().key(key).value(value).build().map_err(|e| {
+                SessionError::new(ErrorCode::InternalServer, format!("session tag {key}: {e}"))
+            })?;
+            call = call.tags(tag).transitive_tag_keys(key);
+        }
+        let output = call
+            .send()
+            .await
+            .map_err(|error| sts_error(role_arn, error))?;
+        let (Some(credentials), Some(user)) = (output.credentials, output.assumed_role_user) else {
+            return Err(SessionError::new(
+                ErrorCode::InternalServer,
+                "STS answered AssumeRole without credentials",
+            ));
+        };
+        Ok(IssuedSession {
+            credentials,
+            arn: user.arn,
+            assumed_role_id: user.assumed_role_id,
+        })
+    }
+}
+
+fn sts_error<E>(
+    role_arn: &str,
+    error: SdkError<E, aws_sdk_sts::config::http::HttpResponse>,
+) -> SessionError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = error.code().unwrap_or_default().to_owned();
+    let message = error.message().unwrap_or_default().to_owned();
+    let (kind, text) = match code.as_str() {
+        "AccessDenied" => (ErrorCode::AccessDenied, message),
+        "ExpiredToken" | "ExpiredTokenException" => (ErrorCode::ServiceUnavailable, message),
+        "MalformedPolicyDocument" | "PackedPolicyTooLarge" | "ValidationError" => {
+            (ErrorCode::InvalidParameter, format!("{code}: {message}"))
+        }
+        "RegionDisabledException" => (ErrorCode::AccessDenied, message),
+        "Throttling" | "ThrottlingException" => (ErrorCode::Throttling, message),
+        "" => match error {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => (
+                ErrorCode::ServiceUnavailable,
+                format!("STS is unreachable: {}", DisplayErrorContext(&error)),
+            ),
+            _ => (
+                ErrorCode::InternalServer,
+                format!("STS call failed: {}", DisplayErrorContext(&error)),
+            ),
+        },
+        other => (ErrorCode::InternalServer, format!("{other}: {message}")),
+    };
+    tracing::debug!(role_arn, code, "STS refused AssumeRole");
+    SessionError::new(kind, text)
+}
