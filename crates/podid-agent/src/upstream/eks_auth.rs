@@ -11,8 +11,9 @@ use aws_sdk_eksauth::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError
 use podid_core::Secret;
 use podid_core::arn;
 use podid_core::container::RoleCredentials;
-use podid_core::eks_auth::{ErrorCode, NODE_TOKEN_HEADER};
+use podid_core::eks_auth::ErrorCode;
 
+use super::node_token::{PresentNodeToken, placeholder_credentials};
 use super::{CredentialSource, UpstreamError};
 
 /// How the agent reaches EKS Auth.
@@ -48,7 +49,6 @@ impl EksAuthSettings {
 pub struct EksAuthClient {
     client: aws_sdk_eksauth::Client,
     cluster_name: String,
-    node_token_file: Option<PathBuf>,
 }
 
 impl EksAuthClient {
@@ -68,7 +68,7 @@ impl EksAuthClient {
             loader = loader.endpoint_url(endpoint);
         }
         if settings.node_token_file.is_some() {
-            loader = loader.no_credentials();
+            loader = loader.credentials_provider(placeholder_credentials());
         }
         let config = loader.load().await;
         if config.region().is_none() {
@@ -78,10 +78,11 @@ impl EksAuthClient {
                     .into(),
             );
         }
-        Ok(Self::new(
-            aws_sdk_eksauth::Config::new(&config),
-            &settings.cluster_name,
-        ))
+        let mut service = aws_sdk_eksauth::config::Builder::from(&config);
+        if let Some(file) = &settings.node_token_file {
+            service = service.interceptor(PresentNodeToken { file: file.clone() });
+        }
+        Ok(Self::new(service.build(), &settings.cluster_name))
     }
 
     /// A client from a complete SDK configuration, for callers that supply their own
@@ -90,32 +91,20 @@ impl EksAuthClient {
         Self {
             client: aws_sdk_eksauth::Client::from_conf(config),
             cluster_name: cluster_name.to_owned(),
-            node_token_file: None,
         }
     }
 }
 
 impl CredentialSource for EksAuthClient {
     async fn fetch(&self, token: &Secret) -> Result<RoleCredentials, UpstreamError> {
-        let call = self
+        let output = self
             .client
             .assume_role_for_pod_identity()
             .cluster_name(&self.cluster_name)
-            .token(token.expose());
-        let output = match self.node_token()? {
-            Some(node_token) => {
-                call.customize()
-                    .mutate_request(move |request| {
-                        request
-                            .headers_mut()
-                            .insert(NODE_TOKEN_HEADER, node_token.clone());
-                    })
-                    .send()
-                    .await
-            }
-            None => call.send().await,
-        }
-        .map_err(upstream_error)?;
+            .token(token.expose())
+            .send()
+            .await
+            .map_err(upstream_error)?;
 
         let malformed = |what: &str| {
             UpstreamError::new(
@@ -137,24 +126,6 @@ impl CredentialSource for EksAuthClient {
             expiration: credentials.expiration().secs(),
             account_id: arn::account_id(role_arn).unwrap_or_default().to_owned(),
         })
-    }
-}
-
-impl EksAuthClient {
-    fn node_token(&self) -> Result<Option<String>, UpstreamError> {
-        let Some(file) = &self.node_token_file else {
-            return Ok(None);
-        };
-        let token = std::fs::read_to_string(file).map_err(|error| {
-            UpstreamError::new(
-                ErrorCode::InternalServer,
-                format!(
-                    "cannot read the agent's token file {}: {error}",
-                    file.display()
-                ),
-            )
-        })?;
-        Ok(Some(token.trim().to_owned()))
     }
 }
 

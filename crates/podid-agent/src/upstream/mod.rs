@@ -1,6 +1,7 @@
 //! Where credentials come from: the EKS Auth API, or a podid server speaking the same protocol.
 
 mod eks_auth;
+mod node_token;
 
 use std::future::Future;
 
