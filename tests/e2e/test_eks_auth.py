@@ -8,7 +8,7 @@ import pytest
 
 from conftest import PODID, Processes, free_port, pod_env
 from control_plane import (MOTO_ACCOUNT, Moto, RecordingProxy, Server, session_tags)
-from issuer import ISSUER_URL, Issuer, agent_claims, pod_claims
+from issuer import Issuer, agent_claims, jwks, pod_claims
 
 ROLE_NAME = "EKS-PodIdentity-S3-ReadOnly-Role-101"
 
@@ -209,3 +209,27 @@ def test_the_aws_cli_in_a_pod_through_the_agent(plane, tmp_path):
         assert "AccessDenied" in result.stderr and "node-2" in result.stderr
     finally:
         processes.stop_all()
+
+
+def test_key_rotation_needs_no_restart(plane):
+    rotated = Issuer(kind="EC")
+    plane.server.jwks_file.write_text(jwks(plane.issuer, rotated))
+    answer = exchange(plane, rotated.sign(pod_claims()))
+    assert answer["subject"]["serviceAccount"] == "aws-cli-sa"
+
+
+def test_each_exchange_is_audited_and_no_secret_is_logged(plane):
+    token = plane.issuer.sign(pod_claims())
+    answer = exchange(plane, token)
+    refusal(plane, plane.issuer.sign(pod_claims(node="node-2")))
+    log = plane.server.log.read_text()
+    audit = [line for line in log.splitlines() if "pod identity exchange" in line]
+    assert len(audit) == 1, log
+    for field in ("cluster=eksdemo1", "namespace=default", "service_account=aws-cli-sa",
+                  "pod=aws-cli", "node=\"node-1\"", f"role={plane.role_arn}",
+                  "session=eks-eksdemo1-aws-cli-", "outcome=\"issued\""):
+        assert field in audit[0], (field, audit[0])
+    credentials = answer["credentials"]
+    for secret in (token, plane.agent_token, credentials["secretAccessKey"],
+                   credentials["sessionToken"], token.split(".")[2]):
+        assert secret not in log

@@ -36,9 +36,12 @@ pub fn init(level: LevelFilter) {
         .with_target("aws_runtime", sdk_level.min(level))
         .with_target("hyper", LevelFilter::WARN)
         .with_target("rustls", LevelFilter::WARN);
+    // Colours only for a person at a terminal; log collectors get plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let format = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(colour);
     tracing_subscriber::registry()
         .with(filter)
         .with(format)
