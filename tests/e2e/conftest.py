@@ -100,13 +100,14 @@ class Processes:
                    ready_text="listening")
         return record
 
-    def agent(self, args, port_args):
+    def agent(self, args, port_args, extra_env=None):
         env = {
             "PATH": os.environ["PATH"],
             "AWS_ACCESS_KEY_ID": "AKIDNODEE2E",
             "AWS_SECRET_ACCESS_KEY": "node-secret",
             "AWS_REGION": "us-west-2",
             "AWS_EC2_METADATA_DISABLED": "true",
+            **(extra_env or {}),
         }
         process, log = self.start("agent", [PODID, "agent", *args, *port_args], env=env,
                                   ready_text="agent ready")

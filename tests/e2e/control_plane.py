@@ -115,7 +115,7 @@ def session_tags(call):
 
 class Server:
     def __init__(self, workdir, max_associations=5000, sts_endpoint=None, iam_endpoint=None,
-                 issuers=None):
+                 issuers=None, tls=None):
         self.workdir = workdir
         self.port, self.ops_port = free_port(), free_port()
         self.issuers = issuers or [Issuer()]
@@ -125,6 +125,9 @@ class Server:
         if sts_endpoint:
             aws = (f'[aws]\nregion = "us-east-1"\nsts_endpoint = "{sts_endpoint}"\n'
                    f'iam_endpoint = "{iam_endpoint}"\n')
+        self.scheme = "https" if tls else "http"
+        if tls:
+            aws = f'[tls]\ncert_file = "{tls[0]}"\nkey_file = "{tls[1]}"\n' + aws
         self.config = workdir / "server.toml"
         self.config.write_text(
             f'listen = "127.0.0.1:{self.port}"\n'
@@ -141,7 +144,7 @@ class Server:
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self):
         env = {"PATH": os.environ["PATH"], **{k.upper(): v for k, v in ADMIN.items()

@@ -15,9 +15,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+pub use tokio_rustls::TlsAcceptor;
 
 /// Requests larger than this in their head are refused by hyper before any handler runs.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// How long a client gets to complete a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -30,9 +34,28 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// Serves `listener` until `stop` turns true, then stops accepting and waits for the requests
-/// in flight, for at most a grace period.
+/// in flight, for at most a grace period. With `tls`, each connection is a TLS session first.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
+    handler: Arc<H>,
+    stop: watch::Receiver<bool>,
+) {
+    serve_with(listener, None, handler, stop).await;
+}
+
+/// [`serve`] over TLS.
+pub async fn serve_tls<H: Handler>(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    handler: Arc<H>,
+    stop: watch::Receiver<bool>,
+) {
+    serve_with(listener, Some(tls), handler, stop).await;
+}
+
+async fn serve_with<H: Handler>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     handler: Arc<H>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -60,9 +83,23 @@ pub async fn serve<H: Handler>(
                     let handler = Arc::clone(&handler);
                     async move { Ok::<_, Infallible>(handler.handle(request).await) }
                 });
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
+                    let result = match tls {
+                        None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                        Some(tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                            Ok(Ok(session)) => {
+                                let io = TokioIo::new(session);
+                                watcher.watch(http.serve_connection(io, service)).await
+                            }
+                            Ok(Err(error)) => {
+                                tracing::debug!(%error, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        },
+                    };
+                    if let Err(error) = result {
                         tracing::debug!(%error, "connection ended with an error");
                     }
                 });

@@ -15,6 +15,10 @@
 //! agent_service_accounts = ["kube-system/podid-agent"]
 //! agent_audience = "podid"
 //!
+//! [tls]                               # optional: serve the API over HTTPS
+//! cert_file = "/etc/podid/tls.crt"
+//! key_file = "/etc/podid/tls.key"
+//!
 //! [aws]
 //! sts_endpoint = "https://sts.us-west-2.amazonaws.com"  # optional
 //! iam_endpoint = "https://iam.amazonaws.com"             # optional
@@ -44,6 +48,17 @@ pub struct ServerConfig {
     pub clusters: Vec<ClusterConfig>,
     #[serde(default)]
     pub aws: AwsConfig,
+    /// Serve the API over TLS with this certificate.
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM: the server certificate, then any intermediates.
+    pub cert_file: PathBuf,
+    /// PEM: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 /// How the server reaches AWS: STS to assume roles, IAM to read trust policies. Credentials

@@ -168,20 +168,35 @@ mod tests {
         assert!(keys.current().get(a.kid()).is_some());
 
         write(&path, &[&a, &b]);
-        let rotated = keys.refetch().await.expect("the first refetch goes through");
+        let rotated = keys
+            .refetch()
+            .await
+            .expect("the first refetch goes through");
         assert!(rotated.get(b.kid()).is_some());
 
         write(&path, &[&a, &b, &c]);
-        assert!(keys.refetch().await.is_none(), "a second refetch within the interval waits");
+        assert!(
+            keys.refetch().await.is_none(),
+            "a second refetch within the interval waits"
+        );
         tokio::time::advance(REFETCH_INTERVAL).await;
-        assert!(keys.refetch().await.expect("allowed again").get(c.kid()).is_some());
+        assert!(
+            keys.refetch()
+                .await
+                .expect("allowed again")
+                .get(c.kid())
+                .is_some()
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn keys_are_refreshed_on_a_schedule() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jwks.json");
-        let (old, new) = (Issuer::generate_ec().unwrap(), Issuer::generate_ec().unwrap());
+        let (old, new) = (
+            Issuer::generate_ec().unwrap(),
+            Issuer::generate_ec().unwrap(),
+        );
         write(&path, &[&old]);
         let keys = Arc::new(
             ClusterKeys::load(KeySource::File(path.clone()), Fetcher::new().unwrap())
@@ -192,13 +207,18 @@ mod tests {
         write(&path, &[&new]);
         tokio::time::sleep(REFRESH_PERIOD + Duration::from_secs(1)).await;
         assert!(keys.current().get(new.kid()).is_some());
-        assert!(keys.current().get(old.kid()).is_none(), "a retired key stops verifying");
+        assert!(
+            keys.current().get(old.kid()).is_none(),
+            "a retired key stops verifying"
+        );
     }
 
     #[tokio::test]
     async fn an_unreadable_key_file_stops_the_start() {
         let missing = KeySource::File("/nonexistent/jwks.json".into());
-        let error = ClusterKeys::load(missing, Fetcher::new().unwrap()).await.unwrap_err();
+        let error = ClusterKeys::load(missing, Fetcher::new().unwrap())
+            .await
+            .unwrap_err();
         assert!(error.contains("/nonexistent/jwks.json"), "{error}");
     }
 }

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod server;
 pub mod sessions;
 pub mod store;
+pub mod tls;
 pub mod tokens;
 
 pub use server::{RunningServer, start};

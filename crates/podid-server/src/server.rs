@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use podid_http::{Body, Handler, respond, serve};
+use podid_http::{Body, Handler, TlsAcceptor, respond, serve, serve_tls};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -43,9 +43,12 @@ pub enum StartError {
     },
 }
 
+/// Starts serving. `tls`, made from the configuration's certificate by
+/// [`crate::tls::acceptor`] before anything else starts, turns the API listener into HTTPS.
 pub async fn start<S: AssociationStore>(
     config: ServerConfig,
     store: S,
+    tls: Option<TlsAcceptor>,
 ) -> Result<RunningServer, StartError> {
     let (listen, ops_listen) = (config.listen, config.ops_listen);
     let state = ServerState::build(config, store)
@@ -61,7 +64,8 @@ pub async fn start<S: AssociationStore>(
         .iter()
         .map(|c| c.name.as_str())
         .collect();
-    tracing::info!(%address, ops = %ops_address, clusters = ?clusters,
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%address, scheme, ops = %ops_address, clusters = ?clusters,
         "serving the EKS pod identity API");
 
     let operations = Operations {
@@ -70,7 +74,10 @@ pub async fn start<S: AssociationStore>(
     let api = Arc::new(Api::new(Arc::new(state)));
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    tasks.spawn(serve(listener, api, stopped.clone()));
+    match tls {
+        Some(tls) => tasks.spawn(serve_tls(listener, tls, api, stopped.clone())),
+        None => tasks.spawn(serve(listener, api, stopped.clone())),
+    };
     tasks.spawn(serve(ops_listener, Arc::new(operations), stopped));
     Ok(RunningServer {
         address,
