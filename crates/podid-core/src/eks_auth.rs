@@ -6,6 +6,15 @@ use serde::{Deserialize, Serialize};
 /// which authenticates agents this way where nodes have no AWS identity to sign with.
 pub const NODE_TOKEN_HEADER: &str = "x-podid-node-token";
 
+/// Cluster names as EKS accepts them: 1–100 characters, `^[0-9A-Za-z][A-Za-z0-9\-_]*$`.
+pub fn is_valid_cluster_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    first_ok
+        && name.len() <= 100
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// The error types EKS Auth answers with, and how the node agent treats each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {

@@ -29,6 +29,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use podid_core::eks_auth::is_valid_cluster_name;
 use serde::Deserialize;
 
 /// EKS's own limit on associations per cluster.
@@ -183,7 +184,7 @@ impl ServerConfig {
 
 impl ClusterConfig {
     fn validate(&self) -> Result<(), String> {
-        if !is_cluster_name(&self.name) {
+        if !is_valid_cluster_name(&self.name) {
             return Err(format!(
                 "cluster name {:?} is invalid: use 1 to 100 letters, digits, '-' or '_', \
                  starting with a letter or digit",
@@ -249,15 +250,6 @@ fn is_http_url(url: &str) -> bool {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
-}
-
-/// Cluster names as EKS accepts them: 1–100 characters, `^[0-9A-Za-z][A-Za-z0-9\-_]*$`.
-pub fn is_cluster_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    first_ok
-        && name.len() <= 100
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use podid_agent::init::{LinkChoice, init as init_link};
 use podid_agent::upstream::{EksAuthClient, EksAuthSettings};
 use podid_agent::{AgentConfig, start};
 use podid_core::duration::parse_duration;
+use podid_core::eks_auth::is_valid_cluster_name;
 use tracing::level_filters::LevelFilter;
 
 use crate::Failure;
@@ -130,18 +131,14 @@ fn validate(args: &ServeArgs) -> Result<Validated, String> {
     })
 }
 
-/// Cluster names as EKS accepts them: 1–100 characters, `^[0-9A-Za-z][A-Za-z0-9\-_]*$`.
 fn validate_cluster_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if name.len() > 100 || !first_ok || !rest_ok {
-        return Err(format!(
-            "invalid --cluster-name {name:?}: use 1 to 100 letters, digits, '-' or '_', \
-             starting with a letter or digit"
-        ));
+    if is_valid_cluster_name(name) {
+        return Ok(());
     }
-    Ok(())
+    Err(format!(
+        "invalid --cluster-name {name:?}: use 1 to 100 letters, digits, '-' or '_', starting \
+         with a letter or digit"
+    ))
 }
 
 /// A bind host is an IP address; IPv6 may be written in brackets, as the AWS agent's default is.
