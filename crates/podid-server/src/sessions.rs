@@ -1,7 +1,9 @@
 //! Role sessions for pods: the trust check through IAM, then STS AssumeRole with the pod's
 //! session tags, and for a target role a second AssumeRole from the first session.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -60,6 +62,29 @@ pub struct RoleSessions {
     sts_config: aws_sdk_sts::Config,
     iam: Option<aws_sdk_iam::Client>,
     trust_principal: String,
+    trust_cache: TrustCache,
+}
+
+/// How long a role's trust policy is reused before it is read again.
+pub const TRUST_POLICY_TTL: Duration = Duration::from_secs(60);
+
+/// Recently read trust policies, by role ARN.
+#[derive(Debug, Clone, Default)]
+struct TrustCache(Arc<Mutex<HashMap<String, (Instant, String)>>>);
+
+impl TrustCache {
+    fn get(&self, role_arn: &str) -> Option<String> {
+        let cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (read_at, document) = cache.get(role_arn)?;
+        (read_at.elapsed() < TRUST_POLICY_TTL).then(|| document.clone())
+    }
+
+    fn insert(&self, role_arn: &str, document: &str) {
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Roles are few; dropping stale entries on each insert keeps the map to the live ones.
+        cache.retain(|_, (read_at, _)| read_at.elapsed() < TRUST_POLICY_TTL);
+        cache.insert(role_arn.to_owned(), (Instant::now(), document.to_owned()));
+    }
 }
 
 impl RoleSessions {
@@ -95,6 +120,7 @@ impl RoleSessions {
             sts_config,
             iam,
             trust_principal: config.trust_principal.clone(),
+            trust_cache: TrustCache::default(),
         }
     }
 
@@ -102,26 +128,9 @@ impl RoleSessions {
     /// needs. A role the server may not read is left to STS to judge.
     pub async fn check_trust(&self, role_arn: &str, with_tags: bool) -> Result<(), SessionError> {
         let Some(iam) = &self.iam else { return Ok(()) };
-        let role_name = role_arn.rsplit('/').next().unwrap_or_default();
-        let role = match iam.get_role().role_name(role_name).send().await {
-            Ok(output) => output.role,
-            Err(error) if error.code() == Some("NoSuchEntity") => {
-                return Err(SessionError::new(
-                    ErrorCode::AccessDenied,
-                    format!("role {role_arn} does not exist"),
-                ));
-            }
-            Err(error) => {
-                tracing::debug!(error = %DisplayErrorContext(&error), role_arn,
-                    "cannot read the trust policy; STS will judge it");
-                return Ok(());
-            }
-        };
-        let Some(document) = role.and_then(|role| role.assume_role_policy_document) else {
+        let Some(document) = self.trust_policy(iam, role_arn).await? else {
             return Ok(());
         };
-        // IAM returns policy documents URL-encoded.
-        let document = percent_decode(&document, false);
         let actions: &[&str] = if with_tags {
             &["sts:AssumeRole", "sts:TagSession"]
         } else {
@@ -141,6 +150,40 @@ impl RoleSessions {
                 format!("the trust policy of {role_arn} cannot be read: {reason}"),
             )),
         }
+    }
+
+    /// The role's trust policy, decoded, from a cache of recent reads: trust policies change
+    /// rarely, and IAM limits how often GetRole may be called. `None` when it cannot be read.
+    async fn trust_policy(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        role_arn: &str,
+    ) -> Result<Option<String>, SessionError> {
+        if let Some(document) = self.trust_cache.get(role_arn) {
+            return Ok(Some(document));
+        }
+        let role_name = role_arn.rsplit('/').next().unwrap_or_default();
+        let role = match iam.get_role().role_name(role_name).send().await {
+            Ok(output) => output.role,
+            Err(error) if error.code() == Some("NoSuchEntity") => {
+                return Err(SessionError::new(
+                    ErrorCode::AccessDenied,
+                    format!("role {role_arn} does not exist"),
+                ));
+            }
+            Err(error) => {
+                tracing::debug!(error = %DisplayErrorContext(&error), role_arn,
+                    "cannot read the trust policy; STS will judge it");
+                return Ok(None);
+            }
+        };
+        let Some(encoded) = role.and_then(|role| role.assume_role_policy_document) else {
+            return Ok(None);
+        };
+        // IAM returns policy documents URL-encoded.
+        let document = percent_decode(&encoded, false);
+        self.trust_cache.insert(role_arn, &document);
+        Ok(Some(document))
     }
 
     pub async fn assume(&self, request: &SessionRequest) -> Result<IssuedSession, SessionError> {
