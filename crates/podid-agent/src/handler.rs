@@ -130,7 +130,11 @@ impl<S: CredentialSource> CredentialHandler<S> {
             ));
         }
 
-        let token = read_token(request)?;
+        let raw = authorization(request)?;
+        if let Some(served) = self.cache.get_accepted(raw) {
+            return Ok(served.body.clone());
+        }
+        let token = UnverifiedToken::parse(raw)?;
         token.check_time(self.clock.now_unix(), NBF_LEEWAY_SECONDS)?;
         let served = self.cache.get(&token).await.map_err(|error| {
             Refusal::new(
@@ -169,7 +173,8 @@ impl<S: CredentialSource> CredentialHandler<S> {
     }
 }
 
-fn read_token<B>(request: &Request<B>) -> Result<UnverifiedToken, Refusal> {
+/// The raw token: the whole `Authorization` value, as the SDKs send it.
+fn authorization<B>(request: &Request<B>) -> Result<&str, Refusal> {
     let Some(value) = request.headers().get(AUTHORIZATION) else {
         return Err(Refusal::new(
             400,
@@ -178,14 +183,13 @@ fn read_token<B>(request: &Request<B>) -> Result<UnverifiedToken, Refusal> {
              of the file named by AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
         ));
     };
-    let value = value.to_str().map_err(|_| {
+    value.to_str().map_err(|_| {
         Refusal::new(
             400,
             "InvalidToken",
             "Authorization header holds bytes a JWT never has",
         )
-    })?;
-    Ok(UnverifiedToken::parse(value)?)
+    })
 }
 
 impl<S: CredentialSource> Handler for CredentialHandler<S> {

@@ -1,22 +1,31 @@
-//! Cache entries: one per pod, with the tokens upstream accepted for it.
+//! Cache entries: one per pod, with the tokens upstream accepted for it, and an index from
+//! those tokens to their pod so that a hit needs no token decoding.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
 
 use podid_core::Secret;
 use podid_core::token::{PodIdentity, UnverifiedToken};
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::{CredentialSource, Served, Shared, refresh};
+use super::{CredentialSource, Served, Shared};
 
 /// How many accepted tokens an entry remembers: the current one, and the previous ones of the
 /// same pod while its containers still read a token file that the kubelet has since rotated.
 const TOKENS_PER_POD: usize = 3;
 
+/// The bytes of a token that its index key is computed from: the end of a JWT is its
+/// signature, as good as random, so hashing it identifies the token without reading it all.
+const KEYED_SUFFIX: usize = 64;
+
 #[derive(Debug, Default)]
 pub(super) struct Entries {
     by_pod: HashMap<PodIdentity, Entry>,
+    /// Accepted tokens, by a keyed hash of their end, to the pod they belong to. A key only
+    /// narrows the search: a hit still compares the whole token.
+    by_token: HashMap<u64, PodIdentity>,
+    token_keys: RandomState,
     generations: u64,
 }
 
@@ -25,25 +34,14 @@ pub(super) struct Entry {
     pub served: Arc<Served>,
     tokens: Vec<AcceptedToken>,
     pub last_access: Instant,
-    /// Which refresh task owns this entry; a task that finds another generation stops.
+    /// Which refresh schedule owns this entry; a refresh of another generation is dropped.
     pub generation: u64,
-    _refresher: RefreshTask,
 }
 
 #[derive(Debug, Clone)]
 pub(super) struct AcceptedToken {
     pub raw: Secret,
     pub expires_at: i64,
-}
-
-/// The refresh task of an entry, aborted when the entry is replaced or dropped.
-#[derive(Debug)]
-struct RefreshTask(AbortHandle);
-
-impl Drop for RefreshTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl Entries {
@@ -55,8 +53,21 @@ impl Entries {
         self.by_pod.get_mut(pod)
     }
 
+    /// The entry that accepted exactly `raw`, if any, and the token's expiry.
+    pub fn by_raw_token(&mut self, raw: &str) -> Option<(&mut Entry, i64)> {
+        let pod = self.by_token.get(&self.token_key(raw))?;
+        let entry = self.by_pod.get_mut(pod)?;
+        let expires_at = entry.accepted(raw)?.expires_at;
+        Some((entry, expires_at))
+    }
+
     pub fn remove(&mut self, pod: &PodIdentity) -> Option<Entry> {
-        self.by_pod.remove(pod)
+        let entry = self.by_pod.remove(pod)?;
+        for token in &entry.tokens {
+            let key = self.token_key(token.raw.expose());
+            self.by_token.remove(&key);
+        }
+        Some(entry)
     }
 
     /// The entry of `pod` if `generation` still owns it.
@@ -64,6 +75,11 @@ impl Entries {
         self.by_pod
             .get_mut(pod)
             .filter(|entry| entry.generation == generation)
+    }
+
+    fn next_generation(&mut self) -> u64 {
+        self.generations += 1;
+        self.generations
     }
 
     fn evict_least_recently_used(&mut self) -> bool {
@@ -74,87 +90,96 @@ impl Entries {
         let Some(pod) = oldest.map(|(pod, _)| pod.clone()) else {
             return false;
         };
-        self.by_pod.remove(&pod).is_some()
+        self.remove(&pod).is_some()
+    }
+
+    /// Records that upstream accepted `token` for its pod, forgetting the pod's oldest tokens
+    /// beyond the few it keeps.
+    fn accept(&mut self, token: &UnverifiedToken) {
+        let key = self.token_key(token.raw().expose());
+        let Some(entry) = self.by_pod.get_mut(token.pod()) else {
+            return;
+        };
+        if entry.accepted(token.raw().expose()).is_none() {
+            entry.tokens.push(AcceptedToken {
+                raw: token.raw().clone(),
+                expires_at: token.expires_at(),
+            });
+            self.by_token.insert(key, token.pod().clone());
+        }
+        if entry.tokens.len() > TOKENS_PER_POD {
+            entry
+                .tokens
+                .sort_by_key(|token| std::cmp::Reverse(token.expires_at));
+            let dropped: Vec<AcceptedToken> = entry.tokens.drain(TOKENS_PER_POD..).collect();
+            for token in dropped {
+                let key = self.token_key(token.raw.expose());
+                self.by_token.remove(&key);
+            }
+        }
+    }
+
+    fn token_key(&self, raw: &str) -> u64 {
+        let bytes = raw.as_bytes();
+        let mut hasher = self.token_keys.build_hasher();
+        hasher.write_usize(bytes.len());
+        hasher.write(&bytes[bytes.len().saturating_sub(KEYED_SUFFIX)..]);
+        hasher.finish()
     }
 }
 
 impl Entry {
-    /// Whether upstream has accepted exactly this token for the entry's pod.
-    pub fn accepts(&self, raw: &Secret) -> bool {
+    /// The accepted token equal to `raw`, compared in constant time.
+    pub fn accepted(&self, raw: &str) -> Option<&AcceptedToken> {
         self.tokens
             .iter()
-            .any(|token| token.raw.constant_time_eq(raw.expose()))
+            .find(|token| token.raw.constant_time_eq(raw))
     }
 
     /// The accepted token that stays valid longest: the one refreshes use.
     pub fn freshest_token(&self) -> Option<&AcceptedToken> {
         self.tokens.iter().max_by_key(|token| token.expires_at)
     }
-
-    fn accept(&mut self, token: &UnverifiedToken) {
-        if !self.accepts(token.raw()) {
-            self.tokens.push(AcceptedToken {
-                raw: token.raw().clone(),
-                expires_at: token.expires_at(),
-            });
-        }
-        if self.tokens.len() > TOKENS_PER_POD {
-            self.tokens
-                .sort_by_key(|token| std::cmp::Reverse(token.expires_at));
-            self.tokens.truncate(TOKENS_PER_POD);
-        }
-    }
 }
 
 impl<S: CredentialSource> Shared<S> {
     /// Stores credentials that upstream issued for `token`, and (re)starts the entry's refresh
     /// schedule.
-    pub(super) fn store(self: &Arc<Self>, token: &UnverifiedToken, served: Arc<Served>) {
+    pub(super) fn store(&self, token: &UnverifiedToken, served: Arc<Served>) {
         let first_refresh = self.refresh_delay(&served);
         let mut entries = self.lock_entries();
-        entries.generations += 1;
-        let generation = entries.generations;
-        let task = tokio::spawn(refresh::run(
-            Arc::downgrade(self),
-            token.pod().clone(),
-            generation,
-            first_refresh,
-        ));
-        let refresher = RefreshTask(task.abort_handle());
+        let generation = entries.next_generation();
 
-        if let Some(entry) = entries.by_pod.get_mut(token.pod()) {
+        if let Some(entry) = entries.get_mut(token.pod()) {
             entry.served = served;
-            entry.accept(token);
             entry.generation = generation;
             entry.last_access = Instant::now();
-            entry._refresher = refresher;
-            return;
+        } else {
+            if entries.len() >= self.settings.max_entries && entries.evict_least_recently_used() {
+                self.metrics.evicted("capacity");
+            }
+            let entry = Entry {
+                served,
+                tokens: Vec::with_capacity(1),
+                last_access: Instant::now(),
+                generation,
+            };
+            entries.by_pod.insert(token.pod().clone(), entry);
         }
-        if entries.len() >= self.settings.max_entries && entries.evict_least_recently_used() {
-            self.metrics.evicted("capacity");
-        }
-        let mut entry = Entry {
-            served,
-            tokens: Vec::with_capacity(1),
-            last_access: Instant::now(),
-            generation,
-            _refresher: refresher,
-        };
-        entry.accept(token);
-        entries.by_pod.insert(token.pod().clone(), entry);
+        entries.accept(token);
         self.metrics.cache_entries.set(entries.len() as i64);
+        drop(entries);
+        self.refresh_queue
+            .schedule(token.pod().clone(), generation, first_refresh);
     }
 
     /// Drops the entry of `pod` if `generation` still owns it.
     pub(super) fn evict(&self, pod: &PodIdentity, generation: u64, reason: &'static str) {
         let mut entries = self.lock_entries();
         if entries.owned_by(pod, generation).is_some() {
-            let entry = entries.remove(pod);
+            entries.remove(pod);
             self.metrics.evicted(reason);
             self.metrics.cache_entries.set(entries.len() as i64);
-            drop(entries);
-            // Dropping the entry aborts its refresh task, possibly the caller: do it last.
-            drop(entry);
         }
     }
 }

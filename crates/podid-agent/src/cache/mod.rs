@@ -31,6 +31,7 @@ use crate::metrics::{AgentMetrics, CodeLabel};
 use crate::singleflight::{Role, SingleFlight};
 use crate::upstream::{CredentialSource, UpstreamError};
 use entry::Entries;
+use refresh::RefreshQueue;
 
 /// How the cache behaves; see the agent's flags for the defaults.
 #[derive(Debug, Clone)]
@@ -68,28 +69,31 @@ impl CacheSettings {
     }
 }
 
-/// Credentials as handed to pods, with the response body rendered once.
+/// Credentials as handed to pods: the response body, rendered once, and when it expires.
+/// The credentials themselves live only inside the body.
 #[derive(Debug)]
 pub struct Served {
-    pub credentials: RoleCredentials,
     pub body: Bytes,
+    /// Unix seconds.
+    pub expiration: i64,
     /// Unix seconds at which upstream issued them.
     fetched_at: i64,
 }
 
 impl Served {
-    fn new(credentials: RoleCredentials, fetched_at: i64) -> Self {
-        let body = Bytes::from(credentials_body(&credentials));
+    fn new(credentials: &RoleCredentials, fetched_at: i64) -> Self {
+        // Copied so that the body holds exactly its bytes, not the rendering's spare capacity.
+        let body = Bytes::copy_from_slice(credentials_body(credentials).as_bytes());
         Self {
-            credentials,
             body,
+            expiration: credentials.expiration,
             fetched_at,
         }
     }
 
     /// Seconds between issue and expiry.
     fn lifetime(&self) -> i64 {
-        (self.credentials.expiration - self.fetched_at).max(0)
+        (self.expiration - self.fetched_at).max(0)
     }
 }
 
@@ -117,23 +121,52 @@ struct Shared<S> {
     entries: Mutex<Entries>,
     flights: SingleFlight<Box<str>, FetchResult>,
     limiter: FairLimiter<PodIdentity>,
+    refresh_queue: Arc<RefreshQueue>,
     metrics: AgentMetrics,
 }
 
+impl<S> Drop for Shared<S> {
+    fn drop(&mut self) {
+        self.refresh_queue.close();
+    }
+}
+
 impl<S: CredentialSource> CredentialCache<S> {
+    /// A cache over `source`. Must be called within a tokio runtime: it starts the refresh
+    /// scheduler.
     pub fn new(source: S, settings: CacheSettings, clock: Clock, metrics: AgentMetrics) -> Self {
         let limiter = FairLimiter::new(settings.upstream_per_second, settings.upstream_burst);
-        Self {
-            shared: Arc::new(Shared {
-                source,
-                clock,
-                settings,
-                entries: Mutex::new(Entries::default()),
-                flights: SingleFlight::new(),
-                limiter,
-                metrics,
-            }),
+        let refresh_queue = Arc::new(RefreshQueue::default());
+        let shared = Arc::new(Shared {
+            source,
+            clock,
+            settings,
+            entries: Mutex::new(Entries::default()),
+            flights: SingleFlight::new(),
+            limiter,
+            refresh_queue: Arc::clone(&refresh_queue),
+            metrics,
+        });
+        tokio::spawn(refresh::run(Arc::downgrade(&shared), refresh_queue));
+        Self { shared }
+    }
+
+    /// The hit path: credentials for exactly this raw token if upstream accepted it before and
+    /// both the token and the credentials are still good. Needs no decoding of the token; a
+    /// `None` says only that the caller must take the full path.
+    pub fn get_accepted(&self, raw: &str) -> Option<Arc<Served>> {
+        let shared = &self.shared;
+        let now = shared.clock.now_unix();
+        let serve_until = now + shared.settings.min_remaining.as_secs() as i64;
+        let mut entries = shared.lock_entries();
+        let (entry, token_expires_at) = entries.by_raw_token(raw)?;
+        // The token passed its `nbf` check when it was accepted, and time only moves on.
+        if token_expires_at <= now || entry.served.expiration <= serve_until {
+            return None;
         }
+        entry.last_access = Instant::now();
+        shared.metrics.cache_hits.inc();
+        Some(Arc::clone(&entry.served))
     }
 
     /// Credentials for the pod `token` speaks for, from the cache or from upstream.
@@ -178,8 +211,8 @@ impl<S: CredentialSource> Shared<S> {
         let serve_until = self.clock.now_unix() + self.settings.min_remaining.as_secs() as i64;
         let mut entries = self.lock_entries();
         let entry = entries.get_mut(token.pod())?;
-        let usable =
-            entry.accepts(token.raw()) && entry.served.credentials.expiration > serve_until;
+        let accepted = entry.accepted(token.raw().expose()).is_some();
+        let usable = accepted && entry.served.expiration > serve_until;
         if !usable {
             return None;
         }
@@ -196,7 +229,7 @@ impl<S: CredentialSource> Shared<S> {
                 UpstreamError::new(ErrorCode::Throttling, throttled.to_string())
             })?;
         let credentials = self.call_upstream(token.raw()).await?;
-        let served = Arc::new(Served::new(credentials, self.clock.now_unix()));
+        let served = Arc::new(Served::new(&credentials, self.clock.now_unix()));
         if self.settings.caching_enabled() {
             self.store(&token, Arc::clone(&served));
         }

@@ -1,16 +1,24 @@
-//! Refresh ahead of expiry, one schedule per entry.
+//! Refresh ahead of expiry, on each entry's own jittered schedule.
 //!
-//! After each successful exchange an entry sleeps until a jittered instant before its
-//! credentials need replacing, then exchanges its pod's freshest accepted token again. Before
+//! After each successful exchange an entry is due again at a jittered instant before its
+//! credentials need replacing. One scheduler task keeps every entry's next instant in a queue
+//! and, when one falls due, refreshes that entry with its pod's freshest accepted token. Before
 //! each refresh it checks that refreshing is still worth it: a pod whose token has expired, or
 //! that has not asked for credentials for longer than a whole credential lifetime (its SDK would
 //! have asked by then if the pod were still running), is dropped instead of refreshed.
+//!
+//! One queue rather than one sleeping task per entry keeps a cached pod's cost at a queue slot.
 
-use std::sync::{Arc, Weak};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use podid_core::Secret;
 use podid_core::token::PodIdentity;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use super::{CredentialSource, Served, Shared};
 
@@ -30,21 +38,104 @@ enum Plan {
     Stop,
 }
 
-pub(super) async fn run<S: CredentialSource>(
-    cache: Weak<Shared<S>>,
-    pod: PodIdentity,
+/// When each entry is due, earliest first.
+#[derive(Debug, Default)]
+pub(super) struct RefreshQueue {
+    due: Mutex<BinaryHeap<Reverse<Due>>>,
+    changed: Notify,
+    closed: AtomicBool,
+}
+
+#[derive(Debug)]
+struct Due {
+    at: Instant,
     generation: u64,
-    first_delay: Duration,
-) {
-    let mut delay = first_delay;
-    loop {
-        tokio::time::sleep(delay).await;
-        let Some(shared) = cache.upgrade() else {
-            return;
+    pod: PodIdentity,
+}
+
+// Generations are unique, so (instant, generation) orders every pair of entries.
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.generation).cmp(&(other.at, other.generation))
+    }
+}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Due {}
+
+impl RefreshQueue {
+    pub fn schedule(&self, pod: PodIdentity, generation: u64, delay: Duration) {
+        let due = Due {
+            at: Instant::now() + delay,
+            generation,
+            pod,
         };
-        match shared.refresh_once(&pod, generation).await {
-            Some(next) => delay = next,
-            None => return,
+        self.due
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Reverse(due));
+        self.changed.notify_one();
+    }
+
+    /// Ends the scheduler: the cache is gone.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.changed.notify_one();
+    }
+
+    fn next_at(&self) -> Option<Instant> {
+        let due = self.due.lock().unwrap_or_else(|p| p.into_inner());
+        due.peek().map(|Reverse(first)| first.at)
+    }
+
+    fn pop_due(&self) -> Vec<Due> {
+        let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        while due.peek().is_some_and(|Reverse(first)| first.at <= now) {
+            if let Some(Reverse(first)) = due.pop() {
+                ready.push(first);
+            }
+        }
+        ready
+    }
+}
+
+/// The scheduler: runs until the cache is dropped.
+pub(super) async fn run<S: CredentialSource>(cache: Weak<Shared<S>>, queue: Arc<RefreshQueue>) {
+    while !queue.closed.load(Ordering::SeqCst) {
+        match queue.next_at() {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    () = queue.changed.notified() => continue,
+                }
+            }
+            None => {
+                queue.changed.notified().await;
+                continue;
+            }
+        }
+        for due in queue.pop_due() {
+            let Some(shared) = cache.upgrade() else {
+                return;
+            };
+            tokio::spawn(async move {
+                if let Some(next) = shared.refresh_once(&due.pod, due.generation).await {
+                    shared.refresh_queue.schedule(due.pod, due.generation, next);
+                }
+            });
         }
     }
 }
@@ -59,20 +150,17 @@ impl<S: CredentialSource> Shared<S> {
     }
 
     /// One refresh attempt; returns the delay until the next, or `None` when the entry is gone.
-    async fn refresh_once(
-        self: &Arc<Self>,
-        pod: &PodIdentity,
-        generation: u64,
-    ) -> Option<Duration> {
+    async fn refresh_once(&self, pod: &PodIdentity, generation: u64) -> Option<Duration> {
         let Plan::Refresh(token) = self.plan_refresh(pod, generation) else {
             return None;
         };
         if self.limiter.acquire(pod.clone()).await.is_err() {
             return Some(self.retry_delay(pod, generation));
         }
-        match self.call_upstream(&token).await {
+        // Boxed so that the SDK call's large future lives only while the call runs.
+        match Box::pin(self.call_upstream(&token)).await {
             Ok(credentials) => {
-                let served = Arc::new(Served::new(credentials, self.clock.now_unix()));
+                let served = Arc::new(Served::new(&credentials, self.clock.now_unix()));
                 let next = self.refresh_delay(&served);
                 let mut entries = self.lock_entries();
                 let entry = entries.owned_by(pod, generation)?;
@@ -133,7 +221,7 @@ impl<S: CredentialSource> Shared<S> {
             let mut entries = self.lock_entries();
             entries
                 .owned_by(pod, generation)
-                .map(|entry| entry.served.credentials.expiration - self.clock.now_unix())
+                .map(|entry| entry.served.expiration - self.clock.now_unix())
                 .unwrap_or(0)
         };
         let before_expiry = Duration::from_secs((remaining.max(0) / 2) as u64);

@@ -93,14 +93,18 @@ fn setup(credential_lifetime: Duration) -> (FakeUpstream, CredentialCache<FakeUp
     (upstream, cache)
 }
 
+/// The access key id of the credentials served for `token`, from the full path and, when the
+/// token was accepted before, from the hit path too, which must agree.
 async fn key_id(cache: &CredentialCache<FakeUpstream>, token: &UnverifiedToken) -> String {
-    cache
-        .get(token)
-        .await
-        .unwrap()
-        .credentials
-        .access_key_id
-        .clone()
+    let served = cache.get(token).await.unwrap();
+    if let Some(hit) = cache.get_accepted(token.raw().expose()) {
+        assert_eq!(
+            hit.body, served.body,
+            "both paths serve the same credentials"
+        );
+    }
+    let body: serde_json::Value = serde_json::from_slice(&served.body).unwrap();
+    body["AccessKeyId"].as_str().unwrap().to_owned()
 }
 
 /// Moves time on a minute at a time, letting every timer that falls due run as it would.
@@ -327,6 +331,34 @@ async fn a_request_that_gives_up_does_not_cancel_the_others() {
         upstream.calls(),
         1,
         "the second caller joined the call the first one started"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_hit_path_serves_only_accepted_tokens_that_are_still_good() {
+    let (upstream, cache) = setup(Duration::from_secs(HOUR));
+    let pod = token("web", Duration::from_secs(2 * HOUR), 1);
+    assert!(
+        cache.get_accepted(pod.raw().expose()).is_none(),
+        "nothing accepted yet"
+    );
+    key_id(&cache, &pod).await;
+    assert!(cache.get_accepted(pod.raw().expose()).is_some());
+
+    let rotated = token("web", Duration::from_secs(3 * HOUR), 2);
+    assert!(
+        cache.get_accepted(rotated.raw().expose()).is_none(),
+        "unseen token"
+    );
+    let mut altered = pod.raw().expose().to_owned();
+    altered.push('x');
+    assert!(cache.get_accepted(&altered).is_none());
+
+    upstream.fail_with(Some(ErrorCode::ServiceUnavailable));
+    advance(Duration::from_secs(HOUR - 10)).await;
+    assert!(
+        cache.get_accepted(pod.raw().expose()).is_none(),
+        "credentials about to expire"
     );
 }
 
