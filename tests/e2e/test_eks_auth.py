@@ -239,3 +239,14 @@ def test_each_exchange_is_audited_and_no_secret_is_logged(plane):
     for secret in (token, plane.agent_token, credentials["secretAccessKey"],
                    credentials["sessionToken"], token.split(".")[2]):
         assert secret not in log
+
+
+def test_a_pods_session_is_reused_until_half_its_lifetime(plane):
+    first = exchange(plane, plane.issuer.sign(pod_claims()))
+    again = exchange(plane, plane.issuer.sign(pod_claims()))
+    assert again["credentials"] == first["credentials"]
+    assert len(plane.proxy.assume_role_calls()) == 1
+    other_pod = exchange(plane, plane.issuer.sign(pod_claims(pod="another")))
+    assert other_pod["credentials"]["accessKeyId"] != first["credentials"]["accessKeyId"]
+    assert len(plane.proxy.assume_role_calls()) == 2
+    assert "outcome=\"reused\"" in plane.server.log.read_text()

@@ -294,3 +294,68 @@ where
     tracing::debug!(role_arn, code, "STS refused AssumeRole");
     SessionError::new(kind, text)
 }
+
+/// Who a session was issued for: the association as it stood, and the pod.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    pub cluster: String,
+    pub association_id: String,
+    /// The association's `modifiedAt` in milliseconds: an update makes a new key.
+    pub association_version: i64,
+    pub namespace: String,
+    pub service_account: String,
+    pub pod_name: String,
+    pub pod_uid: String,
+}
+
+/// Sessions issued recently, reused for the same pod and association while more than half of
+/// their lifetime remains. Agents on several nodes, or an agent that restarted, then cost no
+/// STS call, and STS's request quota goes to pods that need a new session.
+#[derive(Debug, Default)]
+pub struct SessionCache {
+    sessions: Mutex<HashMap<SessionKey, CachedSession>>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedSession {
+    session: IssuedSession,
+    name: String,
+    issued_at: i64,
+}
+
+/// At most this many sessions are kept; past it, the ones past half their lifetime go first.
+const MAX_CACHED_SESSIONS: usize = 20_000;
+
+impl CachedSession {
+    fn fresh(&self, now: i64) -> bool {
+        let expires = self.session.credentials.expiration().secs();
+        expires - now > (expires - self.issued_at) / 2
+    }
+}
+
+impl SessionCache {
+    /// A reusable session and its name.
+    pub fn get(&self, key: &SessionKey, now: i64) -> Option<(IssuedSession, String)> {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let cached = sessions.get(key).filter(|cached| cached.fresh(now))?;
+        Some((cached.session.clone(), cached.name.clone()))
+    }
+
+    pub fn insert(&self, key: SessionKey, session: IssuedSession, name: String, now: i64) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if sessions.len() >= MAX_CACHED_SESSIONS {
+            sessions.retain(|_, cached| cached.fresh(now));
+            if sessions.len() >= MAX_CACHED_SESSIONS {
+                sessions.clear();
+            }
+        }
+        sessions.insert(
+            key,
+            CachedSession {
+                session,
+                name,
+                issued_at: now,
+            },
+        );
+    }
+}

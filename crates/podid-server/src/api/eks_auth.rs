@@ -16,7 +16,7 @@ use super::ApiError;
 use super::state::ServerState;
 use crate::config::ClusterConfig;
 use crate::keys::ClusterKeys;
-use crate::sessions::SessionRequest;
+use crate::sessions::{SessionKey, SessionRequest};
 use crate::store::AssociationStore;
 use crate::tokens::{Expectations, VerifiedToken, VerifyError, verify};
 
@@ -108,40 +108,59 @@ pub async fn assume_role<S: AssociationStore>(
         .await
         .map_err(|e| ApiError::eks_auth(e.code, e.message))?;
 
-    let session_name = session_name(&cluster.name, &pod.name);
-    let tags = if with_tags {
-        session_tags(cluster, &token.namespace, &token.service_account.name, &pod)
-    } else {
-        Vec::new()
+    let key = SessionKey {
+        cluster: cluster.name.clone(),
+        association_id: association.association_id.clone(),
+        association_version: (association.modified_at * 1000.0) as i64,
+        namespace: token.namespace.clone(),
+        service_account: token.service_account.name.clone(),
+        pod_name: pod.name.clone(),
+        pod_uid: pod.uid.clone(),
     };
-    let session_request = SessionRequest {
-        role_arn: association.role_arn.clone(),
-        session_name: session_name.clone(),
-        tags,
-        policy: association.policy.clone(),
-        target_role_arn: association.target_role_arn.clone(),
-        external_id: association.external_id.clone(),
-    };
-    let started = std::time::Instant::now();
-    let issued = state.sessions.assume(&session_request).await;
-    state
-        .metrics
-        .sts_seconds
-        .observe(started.elapsed().as_secs_f64());
-    let audit = |outcome: &str| {
+    let audit = |session: &str, outcome: &str| {
         tracing::info!(
             target: "podid::audit",
             cluster = %cluster.name, namespace = %token.namespace,
             service_account = %token.service_account.name, pod = %pod.name, node = caller_node,
             role = %association.role_arn, target_role = association.target_role_arn.as_deref(),
-            session = %session_name, outcome, "pod identity exchange"
+            session = %session, outcome, "pod identity exchange"
         );
     };
-    let issued = issued.map_err(|e| {
-        audit(e.code.short_name());
-        ApiError::eks_auth(e.code, e.message)
-    })?;
-    audit("issued");
+    let issued = match state.session_cache.get(&key, now) {
+        Some((issued, name)) => {
+            audit(&name, "reused");
+            issued
+        }
+        None => {
+            let name = session_name(&cluster.name, &pod.name);
+            let tags = if with_tags {
+                session_tags(cluster, &token.namespace, &token.service_account.name, &pod)
+            } else {
+                Vec::new()
+            };
+            let request = SessionRequest {
+                role_arn: association.role_arn.clone(),
+                session_name: name.clone(),
+                tags,
+                policy: association.policy.clone(),
+                target_role_arn: association.target_role_arn.clone(),
+                external_id: association.external_id.clone(),
+            };
+            let started = std::time::Instant::now();
+            let issued = state.sessions.assume(&request).await;
+            state
+                .metrics
+                .sts_seconds
+                .observe(started.elapsed().as_secs_f64());
+            let issued = issued.map_err(|e| {
+                audit(&name, e.code.short_name());
+                ApiError::eks_auth(e.code, e.message)
+            })?;
+            audit(&name, "issued");
+            state.session_cache.insert(key, issued.clone(), name, now);
+            issued
+        }
+    };
 
     let credentials = &issued.credentials;
     let response = AssumeRoleForPodIdentityResponse {

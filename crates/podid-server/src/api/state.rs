@@ -9,7 +9,7 @@ use crate::config::ServerConfig;
 use crate::fetch::Fetcher;
 use crate::keys::{ClusterKeys, KeySource};
 use crate::metrics::ServerMetrics;
-use crate::sessions::RoleSessions;
+use crate::sessions::{RoleSessions, SessionCache};
 
 #[derive(Debug)]
 pub struct ServerState<S> {
@@ -19,6 +19,7 @@ pub struct ServerState<S> {
     pub sessions: RoleSessions,
     pub metrics: ServerMetrics,
     pub callers: CallerCache,
+    pub session_cache: SessionCache,
 }
 
 impl<S> ServerState<S> {
@@ -44,6 +45,7 @@ impl<S> ServerState<S> {
             sessions,
             metrics: ServerMetrics::default(),
             callers: CallerCache::default(),
+            session_cache: SessionCache::default(),
         })
     }
 
