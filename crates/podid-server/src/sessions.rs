@@ -68,22 +68,43 @@ pub struct RoleSessions {
 /// How long a role's trust policy is reused before it is read again.
 pub const TRUST_POLICY_TTL: Duration = Duration::from_secs(60);
 
-/// Recently read trust policies, by role ARN.
+/// What a role's trust policy allows the pod identity principal: the first missing action
+/// with session tags and without, or why the policy could not be read.
+#[derive(Debug)]
+struct Trust {
+    with_tags: Result<Option<&'static str>, String>,
+    without_tags: Result<Option<&'static str>, String>,
+}
+
+impl Trust {
+    fn judge(document: &str, principal: &str) -> Self {
+        Self {
+            with_tags: missing_trust(document, principal, &["sts:AssumeRole", "sts:TagSession"]),
+            without_tags: missing_trust(document, principal, &["sts:AssumeRole"]),
+        }
+    }
+}
+
+/// Recent trust judgements, by role ARN: trust policies change rarely, and IAM limits how
+/// often GetRole may be called.
 #[derive(Debug, Clone, Default)]
-struct TrustCache(Arc<Mutex<HashMap<String, (Instant, String)>>>);
+struct TrustCache(Arc<Mutex<HashMap<String, JudgedAt>>>);
+
+/// A judgement and when the policy behind it was read.
+type JudgedAt = (Instant, Arc<Trust>);
 
 impl TrustCache {
-    fn get(&self, role_arn: &str) -> Option<String> {
+    fn get(&self, role_arn: &str) -> Option<Arc<Trust>> {
         let cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let (read_at, document) = cache.get(role_arn)?;
-        (read_at.elapsed() < TRUST_POLICY_TTL).then(|| document.clone())
+        let (read_at, trust) = cache.get(role_arn)?;
+        (read_at.elapsed() < TRUST_POLICY_TTL).then(|| Arc::clone(trust))
     }
 
-    fn insert(&self, role_arn: &str, document: &str) {
+    fn insert(&self, role_arn: &str, trust: Arc<Trust>) {
         let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
         // Roles are few; dropping stale entries on each insert keeps the map to the live ones.
         cache.retain(|_, (read_at, _)| read_at.elapsed() < TRUST_POLICY_TTL);
-        cache.insert(role_arn.to_owned(), (Instant::now(), document.to_owned()));
+        cache.insert(role_arn.to_owned(), (Instant::now(), trust));
     }
 }
 
@@ -128,15 +149,23 @@ impl RoleSessions {
     /// needs. A role the server may not read is left to STS to judge.
     pub async fn check_trust(&self, role_arn: &str, with_tags: bool) -> Result<(), SessionError> {
         let Some(iam) = &self.iam else { return Ok(()) };
-        let Some(document) = self.trust_policy(iam, role_arn).await? else {
-            return Ok(());
+        let trust = match self.trust_cache.get(role_arn) {
+            Some(trust) => trust,
+            None => {
+                let Some(document) = self.read_trust_policy(iam, role_arn).await? else {
+                    return Ok(());
+                };
+                let trust = Arc::new(Trust::judge(&document, &self.trust_principal));
+                self.trust_cache.insert(role_arn, Arc::clone(&trust));
+                trust
+            }
         };
-        let actions: &[&str] = if with_tags {
-            &["sts:AssumeRole", "sts:TagSession"]
+        let missing = if with_tags {
+            &trust.with_tags
         } else {
-            &["sts:AssumeRole"]
+            &trust.without_tags
         };
-        match missing_trust(&document, &self.trust_principal, actions) {
+        match missing {
             Ok(None) => Ok(()),
             Ok(Some(action)) => Err(SessionError::new(
                 ErrorCode::AccessDenied,
@@ -152,16 +181,12 @@ impl RoleSessions {
         }
     }
 
-    /// The role's trust policy, decoded, from a cache of recent reads: trust policies change
-    /// rarely, and IAM limits how often GetRole may be called. `None` when it cannot be read.
-    async fn trust_policy(
+    /// The role's trust policy, decoded; `None` when the server may not read it.
+    async fn read_trust_policy(
         &self,
         iam: &aws_sdk_iam::Client,
         role_arn: &str,
     ) -> Result<Option<String>, SessionError> {
-        if let Some(document) = self.trust_cache.get(role_arn) {
-            return Ok(Some(document));
-        }
         let role_name = role_arn.rsplit('/').next().unwrap_or_default();
         let role = match iam.get_role().role_name(role_name).send().await {
             Ok(output) => output.role,
@@ -177,13 +202,9 @@ impl RoleSessions {
                 return Ok(None);
             }
         };
-        let Some(encoded) = role.and_then(|role| role.assume_role_policy_document) else {
-            return Ok(None);
-        };
         // IAM returns policy documents URL-encoded.
-        let document = percent_decode(&encoded, false);
-        self.trust_cache.insert(role_arn, &document);
-        Ok(Some(document))
+        let encoded = role.and_then(|role| role.assume_role_policy_document);
+        Ok(encoded.map(|encoded| percent_decode(&encoded, false)))
     }
 
     pub async fn assume(&self, request: &SessionRequest) -> Result<IssuedSession, SessionError> {

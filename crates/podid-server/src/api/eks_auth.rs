@@ -100,7 +100,7 @@ pub async fn assume_role<S: AssociationStore>(
         ));
     }
 
-    let association = find_association(state, cluster, &token).await?;
+    let association = find_association(state, cluster, &token)?;
     let with_tags = !association.disable_session_tags;
     state
         .sessions
@@ -264,20 +264,16 @@ async fn verify_with_refetch<S: AssociationStore>(
     result
 }
 
-async fn find_association<S: AssociationStore>(
+/// The association of the token's service account. The store answers this from memory, so it
+/// is called on the request path directly.
+fn find_association<S: AssociationStore>(
     state: &ServerState<S>,
     cluster: &ClusterConfig,
     token: &VerifiedToken,
 ) -> Result<podid_core::associations::Association, ApiError> {
-    let (name, namespace, account) = (
-        cluster.name.clone(),
-        token.namespace.clone(),
-        token.service_account.name.clone(),
-    );
-    let store = std::sync::Arc::clone(&state.store);
-    let found = tokio::task::spawn_blocking(move || store.find(&name, &namespace, &account))
-        .await
-        .map_err(|_| ApiError::eks_auth(ErrorCode::InternalServer, "store call failed"))?
+    let found = state
+        .store
+        .find(&cluster.name, &token.namespace, &token.service_account.name)
         .map_err(|error| ApiError::server(&error))?;
     found.ok_or_else(|| {
         ApiError::eks_auth(

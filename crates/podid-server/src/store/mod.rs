@@ -67,6 +67,9 @@ pub trait AssociationStore: Send + Sync + 'static {
 
     fn get(&self, cluster: &str, id: &str) -> Result<Option<Association>, StoreError>;
 
+    /// The association of a service account. It runs on the request path of every credential
+    /// exchange, so a store answers it without waiting on disk or network (from memory kept
+    /// in step with its writes).
     fn find(
         &self,
         cluster: &str,

@@ -1,7 +1,8 @@
 //! The SQLite store: one file, write-ahead log, every commit synced before it is acknowledged.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 use podid_core::associations::{Association, Tags};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
@@ -45,6 +46,20 @@ const COLUMNS: &str = "seq, id, cluster, namespace, service_account, role_arn, a
 #[derive(Debug)]
 pub struct SqliteStore {
     connection: Mutex<Connection>,
+    /// Every association by (cluster, namespace, service account), so that the lookup on each
+    /// credential exchange is a map read: this process is the database's only writer, and
+    /// updates the map under the same lock, right after each commit.
+    by_service_account: RwLock<HashMap<ServiceAccountKey, Association>>,
+}
+
+type ServiceAccountKey = (String, String, String);
+
+fn service_account_key(association: &Association) -> ServiceAccountKey {
+    (
+        association.cluster_name.clone(),
+        association.namespace.clone(),
+        association.service_account.clone(),
+    )
 }
 
 impl SqliteStore {
@@ -60,9 +75,21 @@ impl SqliteStore {
             )
             .map_err(backend)?;
         migrate(&mut connection)?;
+        let all = load_all(&connection)?;
+        let by_service_account = all
+            .into_iter()
+            .map(|a| (service_account_key(&a), a))
+            .collect::<HashMap<_, _>>();
         Ok(Self {
             connection: Mutex::new(connection),
+            by_service_account: RwLock::new(by_service_account),
         })
+    }
+
+    fn mirror(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ServiceAccountKey, Association>> {
+        self.by_service_account
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn connection(&self) -> MutexGuard<'_, Connection> {
@@ -149,6 +176,8 @@ impl AssociationStore for SqliteStore {
                 .map_err(backend)?;
         }
         transaction.commit().map_err(backend)?;
+        self.mirror()
+            .insert(service_account_key(association), association.clone());
         Ok(CreateOutcome::Created(association.clone()))
     }
 
@@ -166,11 +195,16 @@ impl AssociationStore for SqliteStore {
         namespace: &str,
         service_account: &str,
     ) -> Result<Option<Association>, StoreError> {
-        select_one(
-            &self.connection(),
-            "cluster = ?1 AND namespace = ?2 AND service_account = ?3",
-            params![cluster, namespace, service_account],
-        )
+        let mirror = self
+            .by_service_account
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let key = (
+            cluster.to_owned(),
+            namespace.to_owned(),
+            service_account.to_owned(),
+        );
+        Ok(mirror.get(&key).cloned())
     }
 
     fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
@@ -228,7 +262,12 @@ impl AssociationStore for SqliteStore {
                 ],
             )
             .map_err(backend)?;
-        Ok((changed == 1).then(|| association.clone()))
+        if changed != 1 {
+            return Ok(None);
+        }
+        self.mirror()
+            .insert(service_account_key(association), association.clone());
+        Ok(Some(association.clone()))
     }
 
     fn delete(&self, cluster: &str, id: &str) -> Result<Option<Association>, StoreError> {
@@ -247,6 +286,9 @@ impl AssociationStore for SqliteStore {
                 )
                 .map_err(backend)?;
             transaction.commit().map_err(backend)?;
+        }
+        if let Some(deleted) = &existing {
+            self.mirror().remove(&service_account_key(deleted));
         }
         Ok(existing)
     }
@@ -312,6 +354,17 @@ fn insert(transaction: &Transaction<'_>, association: &Association) -> Result<()
     Ok(())
 }
 
+fn load_all(connection: &Connection) -> Result<Vec<Association>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM associations");
+    let mut statement = connection.prepare(&sql).map_err(backend)?;
+    let rows = statement.query_map([], read_row).map_err(backend)?;
+    let mut all = Vec::new();
+    for row in rows {
+        all.push(row.map_err(backend)??.1);
+    }
+    Ok(all)
+}
+
 fn select_one(
     connection: &Connection,
     condition: &str,
@@ -319,7 +372,9 @@ fn select_one(
 ) -> Result<Option<Association>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM associations WHERE {condition}");
     let found = connection
-        .query_row(&sql, parameters, read_row)
+        .prepare_cached(&sql)
+        .map_err(backend)?
+        .query_row(parameters, read_row)
         .optional()
         .map_err(backend)?;
     found

@@ -159,8 +159,13 @@ fn updates_and_deletes() {
     a.policy = Some("{}".into());
     assert_eq!(store.update(&a).unwrap(), Some(a.clone()));
     assert_eq!(store.get("eksdemo1", "a-1").unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.find("eksdemo1", "default", "sa").unwrap(),
+        Some(a.clone())
+    );
 
     assert_eq!(store.delete("eksdemo1", "a-1").unwrap(), Some(a.clone()));
+    assert_eq!(store.find("eksdemo1", "default", "sa").unwrap(), None);
     assert_eq!(store.delete("eksdemo1", "a-1").unwrap(), None);
     assert_eq!(store.update(&a).unwrap(), None);
 }
