@@ -4,13 +4,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hyper::HeaderMap;
 use podid_core::eks_auth::{
     AssociationRef, AssumeRoleForPodIdentityRequest, AssumeRoleForPodIdentityResponse,
     AssumedRoleUser, ErrorCode, NODE_TOKEN_HEADER, Subject, WireCredentials,
 };
 use podid_core::token::POD_IDENTITY_AUDIENCE;
-use serde_json::Value;
 
 use super::ApiError;
 use super::state::ServerState;
@@ -53,12 +51,12 @@ impl CallerCache {
 pub async fn assume_role<S: AssociationStore>(
     state: &ServerState<S>,
     cluster: &ClusterConfig,
-    headers: &HeaderMap,
+    node_token: Option<&str>,
     body: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<String, ApiError> {
     let keys = state.keys(&cluster.name)?;
     let now = unix_now();
-    let caller_node = authenticate_agent(state, cluster, keys, headers, now).await?;
+    let caller_node = authenticate_agent(state, cluster, keys, node_token, now).await?;
 
     let request: AssumeRoleForPodIdentityRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::eks_auth(
@@ -184,7 +182,7 @@ pub async fn assume_role<S: AssociationStore>(
             expiration: credentials.expiration().secs() as f64,
         },
     };
-    serde_json::to_value(response).map_err(|e| {
+    serde_json::to_string(&response).map_err(|e| {
         ApiError::eks_auth(
             ErrorCode::InternalServer,
             format!("encoding the response: {e}"),
@@ -198,7 +196,7 @@ async fn authenticate_agent<S: AssociationStore>(
     state: &ServerState<S>,
     cluster: &ClusterConfig,
     keys: &ClusterKeys,
-    headers: &HeaderMap,
+    node_token: Option<&str>,
     now: i64,
 ) -> Result<String, ApiError> {
     let denied = |reason: String| {
@@ -210,7 +208,7 @@ async fn authenticate_agent<S: AssociationStore>(
             ),
         )
     };
-    let Some(token) = headers.get(NODE_TOKEN_HEADER).and_then(|v| v.to_str().ok()) else {
+    let Some(token) = node_token else {
         return Err(denied(format!(
             "send the agent's service-account token (audience {:?}) in the {NODE_TOKEN_HEADER} \
              header",

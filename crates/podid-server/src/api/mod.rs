@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
+use podid_core::eks_auth::NODE_TOKEN_HEADER;
 use podid_http::{Body, Handler, respond};
 use serde_json::Value;
 
@@ -73,35 +74,42 @@ impl<S: AssociationStore> Api<S> {
         Self { state }
     }
 
+    /// Runs one operation; the answer is the JSON body of a 200.
     async fn run(
         &self,
         operation: Operation,
         segments: &[&str],
         request: Request<Incoming>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<String, ApiError> {
         let state = &self.state;
         let store = &state.store;
         let cluster = self.cluster(segments[1])?;
         let id = segments.get(3).copied().unwrap_or_default();
-        match operation {
+        let answer: Value = match operation {
             Operation::Create => {
                 let body = read_body(request).await?;
                 let limit = state.config.max_associations_per_cluster;
-                associations::create(store, cluster, limit, &body).await
+                associations::create(store, cluster, limit, &body).await?
             }
-            Operation::List => associations::list(store, cluster, request.uri().query()).await,
-            Operation::Describe => associations::describe(store, cluster, id).await,
+            Operation::List => associations::list(store, cluster, request.uri().query()).await?,
+            Operation::Describe => associations::describe(store, cluster, id).await?,
             Operation::Update => {
                 let body = read_body(request).await?;
-                associations::update(store, cluster, id, &body).await
+                associations::update(store, cluster, id, &body).await?
             }
-            Operation::Delete => associations::delete(store, cluster, id).await,
+            Operation::Delete => associations::delete(store, cluster, id).await?,
             Operation::AssumeRole => {
-                let headers = request.headers().clone();
+                // Serialized straight from its typed shape: this is the hot path.
+                let node_token = request
+                    .headers()
+                    .get(NODE_TOKEN_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned);
                 let body = read_body(request).await?;
-                eks_auth::assume_role(state, cluster, &headers, &body).await
+                return eks_auth::assume_role(state, cluster, node_token.as_deref(), &body).await;
             }
-        }
+        };
+        Ok(answer.to_string())
     }
 
     fn cluster(&self, name: &str) -> Result<&ClusterConfig, ApiError> {
@@ -138,7 +146,7 @@ impl<S: AssociationStore> Handler for Api<S> {
         let outcome = result.as_ref().map_or_else(|error| error.kind, |_| "ok");
         self.state.metrics.request(operation.name(), outcome);
         match result {
-            Ok(answer) => respond(200, "application/json", answer.to_string()),
+            Ok(answer) => respond(200, "application/json", answer),
             Err(error) => {
                 tracing::debug!(operation = operation.name(), kind = error.kind,
                     message = %error.message, "request refused");
