@@ -21,10 +21,12 @@ const KEYED_SUFFIX: usize = 64;
 
 #[derive(Debug, Default)]
 pub(super) struct Entries {
-    by_pod: HashMap<PodIdentity, Entry>,
+    /// Keyed by one shared copy of the pod's identity, which the token index and the refresh
+    /// queue point to as well.
+    by_pod: HashMap<Arc<PodIdentity>, Entry>,
     /// Accepted tokens, by a keyed hash of their end, to the pod they belong to. A key only
     /// narrows the search: a hit still compares the whole token.
-    by_token: HashMap<u64, PodIdentity>,
+    by_token: HashMap<u64, Arc<PodIdentity>>,
     token_keys: RandomState,
     generations: u64,
 }
@@ -87,16 +89,25 @@ impl Entries {
             .by_pod
             .iter()
             .min_by_key(|(_, entry)| entry.last_access);
-        let Some(pod) = oldest.map(|(pod, _)| pod.clone()) else {
+        let Some(pod) = oldest.map(|(pod, _)| Arc::clone(pod)) else {
             return false;
         };
         self.remove(&pod).is_some()
+    }
+
+    /// The shared identity of `pod`: the entry's own copy when it has one.
+    fn shared_identity(&self, pod: &PodIdentity) -> Arc<PodIdentity> {
+        match self.by_pod.get_key_value(pod) {
+            Some((shared, _)) => Arc::clone(shared),
+            None => Arc::new(pod.clone()),
+        }
     }
 
     /// Records that upstream accepted `token` for its pod, forgetting the pod's oldest tokens
     /// beyond the few it keeps.
     fn accept(&mut self, token: &UnverifiedToken) {
         let key = self.token_key(token.raw().expose());
+        let identity = self.shared_identity(token.pod());
         let Some(entry) = self.by_pod.get_mut(token.pod()) else {
             return;
         };
@@ -105,7 +116,7 @@ impl Entries {
                 raw: token.raw().clone(),
                 expires_at: token.expires_at(),
             });
-            self.by_token.insert(key, token.pod().clone());
+            self.by_token.insert(key, identity);
         }
         if entry.tokens.len() > TOKENS_PER_POD {
             entry
@@ -149,6 +160,7 @@ impl<S: CredentialSource> Shared<S> {
         let first_refresh = self.refresh_delay(&served);
         let mut entries = self.lock_entries();
         let generation = entries.next_generation();
+        let identity = entries.shared_identity(token.pod());
 
         if let Some(entry) = entries.get_mut(token.pod()) {
             entry.served = served;
@@ -164,13 +176,13 @@ impl<S: CredentialSource> Shared<S> {
                 last_access: Instant::now(),
                 generation,
             };
-            entries.by_pod.insert(token.pod().clone(), entry);
+            entries.by_pod.insert(Arc::clone(&identity), entry);
         }
         entries.accept(token);
         self.metrics.cache_entries.set(entries.len() as i64);
         drop(entries);
         self.refresh_queue
-            .schedule(token.pod().clone(), generation, first_refresh);
+            .schedule(identity, generation, first_refresh);
     }
 
     /// Drops the entry of `pod` if `generation` still owns it.

@@ -50,7 +50,7 @@ pub(super) struct RefreshQueue {
 struct Due {
     at: Instant,
     generation: u64,
-    pod: PodIdentity,
+    pod: Arc<PodIdentity>,
 }
 
 // Generations are unique, so (instant, generation) orders every pair of entries.
@@ -75,7 +75,7 @@ impl PartialEq for Due {
 impl Eq for Due {}
 
 impl RefreshQueue {
-    pub fn schedule(&self, pod: PodIdentity, generation: u64, delay: Duration) {
+    pub fn schedule(&self, pod: Arc<PodIdentity>, generation: u64, delay: Duration) {
         let due = Due {
             at: Instant::now() + delay,
             generation,
