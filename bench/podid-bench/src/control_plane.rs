@@ -33,7 +33,13 @@ pub fn mint(flags: Flags) -> Result<(), String> {
     let pods: usize = flags.optional("pods", 100)?;
     let issuer = Issuer::generate_rsa()?;
     let tokens = (0..pods)
-        .map(|index| issuer.sign(&claims(&format!("pod-{index}"), POD_IDENTITY_AUDIENCE, "bench")))
+        .map(|index| {
+            issuer.sign(&claims(
+                &format!("pod-{index}"),
+                POD_IDENTITY_AUDIENCE,
+                "bench",
+            ))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let agent = issuer.sign(&claims("podid-agent-node-1", "podid", "podid-agent"))?;
     let write = |name: &str, text: String| {
@@ -42,12 +48,20 @@ pub fn mint(flags: Flags) -> Result<(), String> {
     write("jwks.json", jwks_of(&[&issuer]))?;
     write("tokens", tokens.join("\n"))?;
     write("agent-token", agent)?;
-    println!("minted {pods} pod tokens signed {} into {}", issuer.algorithm(), dir.display());
+    println!(
+        "minted {pods} pod tokens signed {} into {}",
+        issuer.algorithm(),
+        dir.display()
+    );
     Ok(())
 }
 
 fn claims(pod: &str, audience: &str, service_account: &str) -> serde_json::Value {
-    let namespace = if service_account == "podid-agent" { "kube-system" } else { "default" };
+    let namespace = if service_account == "podid-agent" {
+        "kube-system"
+    } else {
+        "default"
+    };
     let now = now_unix();
     json!({
         "iss": ISSUER, "sub": format!("system:serviceaccount:{namespace}:{service_account}"),
@@ -63,7 +77,11 @@ fn claims(pod: &str, audience: &str, service_account: &str) -> serde_json::Value
 
 fn read_lines(path: &Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(text.lines().filter(|line| !line.is_empty()).map(str::to_owned).collect())
+    Ok(text
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Signature verifications a second on this thread, over the minted tokens in turn.
@@ -146,10 +164,13 @@ async fn load_one_connection(
     agent: &str,
     stop: &AtomicBool,
 ) -> Result<Vec<Outcome>, String> {
-    let stream = TcpStream::connect(server).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = TcpStream::connect(server)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, connection) =
-        http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
     let path = format!("/clusters/{CLUSTER}/assume-role-for-pod-identity");
     let mut outcomes = Vec::new();
@@ -166,30 +187,55 @@ async fn load_one_connection(
         let started = Instant::now();
         let result = async {
             sender.ready().await.map_err(|e| e.to_string())?;
-            let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
             let status = response.status();
-            response.into_body().collect().await.map_err(|e| e.to_string())?;
+            response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?;
             Ok::<_, String>(status)
         }
         .await;
-        outcomes.push(Outcome { result, elapsed: started.elapsed() });
+        outcomes.push(Outcome {
+            result,
+            elapsed: started.elapsed(),
+        });
     }
     Ok(outcomes)
 }
 
 /// One POST on a fresh connection; returns the status and body.
-async fn post(server: SocketAddr, path: &str, body: String) -> Result<(StatusCode, String), String> {
-    let stream = TcpStream::connect(server).await.map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, connection) =
-        http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+async fn post(
+    server: SocketAddr,
+    path: &str,
+    body: String,
+) -> Result<(StatusCode, String), String> {
+    let stream = TcpStream::connect(server)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
     let request = Request::post(path)
         .header(hyper::header::HOST, server.to_string())
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status();
-    let bytes = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }

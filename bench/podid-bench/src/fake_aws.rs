@@ -22,7 +22,9 @@ pub async fn run(flags: Flags) -> Result<(), String> {
     let flags = flags.only(&["addr"])?;
     let address: SocketAddr = flags.required("addr")?;
     println!("fake AWS (STS, IAM) on {address}");
-    serve(address, answer).await.map_err(|error| format!("cannot serve on {address}: {error}"))
+    serve(address, answer)
+        .await
+        .map_err(|error| format!("cannot serve on {address}: {error}"))
 }
 
 async fn answer(request: Request<Incoming>) -> Response<Body> {
@@ -32,11 +34,19 @@ async fn answer(request: Request<Incoming>) -> Response<Body> {
     };
     let form = String::from_utf8_lossy(&body);
     if form.contains("Action=AssumeRole") {
-        respond(StatusCode::OK, "text/xml", Bytes::from(assume_role_response()))
+        respond(
+            StatusCode::OK,
+            "text/xml",
+            Bytes::from(assume_role_response()),
+        )
     } else if form.contains("Action=GetRole") {
         respond(StatusCode::OK, "text/xml", Bytes::from(get_role_response()))
     } else {
-        respond(StatusCode::BAD_REQUEST, "text/plain", Bytes::from_static(b"unknown action"))
+        respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            Bytes::from_static(b"unknown action"),
+        )
     }
 }
 

@@ -78,7 +78,9 @@ async fn dispatch(command: &str, flags: Flags) -> Result<(), Failure> {
         "mint-cluster" => control_plane::mint(flags).map_err(Failure::Run),
         "verify-rate" => control_plane::verify_rate(flags).map_err(Failure::Run),
         "associate" => control_plane::associate(flags).await.map_err(Failure::Run),
-        "assume-load" => control_plane::assume_load(flags).await.map_err(Failure::Run),
+        "assume-load" => control_plane::assume_load(flags)
+            .await
+            .map_err(Failure::Run),
         "" | "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
