@@ -119,7 +119,8 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--record", required=True)
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(args.role, Recorder(args.record)))
+    handler = handler_for(args.role, Recorder(args.record))
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     print(f"{args.role} listening on 127.0.0.1:{args.port}", flush=True)
     try:
         server.serve_forever()

@@ -100,7 +100,8 @@ pub async fn start<S: CredentialSource>(
     for address in &running.credential_addresses {
         tracing::info!(%address, "serving pod credentials");
     }
-    tracing::info!(probes = %running.probe_address, metrics = %running.metrics_address, "agent ready");
+    let (probes, metrics) = (running.probe_address, running.metrics_address);
+    tracing::info!(%probes, %metrics, "agent ready");
     Ok(running)
 }
 

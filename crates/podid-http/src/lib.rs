@@ -12,8 +12,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 pub use tokio_rustls::TlsAcceptor;
 
@@ -78,31 +78,12 @@ async fn serve_with<H: Handler>(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let handler = Arc::clone(&handler);
-                let service = service_fn(move |request| {
-                    let handler = Arc::clone(&handler);
-                    async move { Ok::<_, Infallible>(handler.handle(request).await) }
-                });
-                let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
-                tokio::spawn(async move {
-                    let result = match tls {
-                        None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
-                        Some(tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
-                            Ok(Ok(session)) => {
-                                let io = TokioIo::new(session);
-                                watcher.watch(http.serve_connection(io, service)).await
-                            }
-                            Ok(Err(error)) => {
-                                tracing::debug!(%error, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => return,
-                        },
-                    };
-                    if let Err(error) = result {
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
-                });
+                let connection = Connection {
+                    http: http.clone(),
+                    watcher: graceful.watcher(),
+                    tls: tls.clone(),
+                };
+                tokio::spawn(connection.serve(stream, Arc::clone(&handler)));
             }
             () = stopped(&mut stop) => break,
         }
@@ -114,6 +95,47 @@ async fn serve_with<H: Handler>(
         .is_err()
     {
         tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing them");
+    }
+}
+
+/// What serving one accepted connection needs.
+struct Connection {
+    http: http1::Builder,
+    watcher: Watcher,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Connection {
+    /// Serves the connection's requests, after a TLS handshake when TLS is on.
+    async fn serve<H: Handler>(self, stream: TcpStream, handler: Arc<H>) {
+        let service = service_fn(move |request| {
+            let handler = Arc::clone(&handler);
+            async move { Ok::<_, Infallible>(handler.handle(request).await) }
+        });
+        let result = match self.tls {
+            None => {
+                let io = TokioIo::new(stream);
+                self.watcher
+                    .watch(self.http.serve_connection(io, service))
+                    .await
+            }
+            Some(tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(session)) => {
+                    let io = TokioIo::new(session);
+                    self.watcher
+                        .watch(self.http.serve_connection(io, service))
+                        .await
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            },
+        };
+        if let Err(error) = result {
+            tracing::debug!(%error, "connection ended with an error");
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! An in-process EKS Auth that records each call and answers according to the pod name in the
-//! token: `denied-*` → AccessDenied, `unknown-*` → ResourceNotFound, `throttled-*` → Throttling,
-//! `broken-*` → InternalServer, `slow-*` → success after a second, anything else → success.
+//! An in-process EKS Auth that records each call and answers according to the pod name in
+//! the token: `denied-*` → AccessDenied, `unknown-*` → ResourceNotFound, `throttled-*` →
+//! Throttling, `broken-*` → InternalServer, `slow-*` → success after half a second, anything
+//! else → success.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,6 +18,9 @@ use hyper_util::rt::TokioIo;
 use podid_core::token::decode_claims;
 use serde_json::json;
 use tokio::net::TcpListener;
+
+const ASSOCIATION_ARN: &str =
+    "arn:aws:eks:us-west-2:111122223333:podidentityassociation/eksdemo1/a-abcdefghijklmnopq";
 
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -105,7 +109,7 @@ async fn answer(
         "subject": {"namespace": "default", "serviceAccount": "aws-cli-sa"},
         "audience": "pods.eks.amazonaws.com",
         "podIdentityAssociation": {
-            "associationArn": "arn:aws:eks:us-west-2:111122223333:podidentityassociation/eksdemo1/a-abcdefghijklmnopq",
+            "associationArn": ASSOCIATION_ARN,
             "associationId": "a-abcdefghijklmnopq"
         },
         "assumedRoleUser": {
