@@ -23,18 +23,28 @@ def int_bytes(value):
 
 
 class Issuer:
-    def __init__(self, kind="RSA", url=ISSUER_URL):
+    def __init__(self, kind="RSA", url=ISSUER_URL, key=None):
         self.url = url
-        if kind == "RSA":
+        if key is not None:
+            self.key = key
+        elif kind == "RSA":
             self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            self.alg = "RS256"
         else:
             self.key = ec.generate_private_key(ec.SECP256R1())
-            self.alg = "ES256"
+        self.alg = "RS256" if isinstance(self.key, rsa.RSAPrivateKey) else "ES256"
         der = self.key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.public_der = der
         self.kid = b64url(hashlib.sha256(der).digest())
+
+    @classmethod
+    def from_pem(cls, pem, url=ISSUER_URL):
+        return cls(url=url, key=serialization.load_pem_private_key(pem, password=None))
+
+    def private_pem(self):
+        return self.key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
 
     def jwk(self):
         numbers = self.key.public_key().public_numbers()
