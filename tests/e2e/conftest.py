@@ -55,10 +55,11 @@ def read_records(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def wait_for_file_text(path, text, process, timeout=20.0):
+def wait_for_file_text(path, text, process, timeout=20.0, after=0):
+    """Waits until `text` appears in the file past its first `after` characters."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text():
+        if path.exists() and text in path.read_text()[after:]:
             return
         if process.poll() is not None:
             raise AssertionError(f"process exited {process.returncode}:\n{path.read_text()}")

@@ -149,10 +149,13 @@ class Server:
     def start(self):
         env = {"PATH": os.environ["PATH"], **{k.upper(): v for k, v in ADMIN.items()
                if k != "region_name"}, "AWS_EC2_METADATA_DISABLED": "true"}
+        # The log is appended to across restarts: only what this start writes counts.
+        logged_before = len(self.log.read_text()) if self.log.exists() else 0
         with open(self.log, "a", encoding="utf-8") as out:
             self.process = subprocess.Popen([PODID, "server", "--config", self.config],
                                             stdout=out, stderr=subprocess.STDOUT, env=env)
-        wait_for_file_text(self.log, "serving the EKS pod identity API", self.process)
+        wait_for_file_text(self.log, "serving the EKS pod identity API", self.process,
+                           after=logged_before)
 
     def stop(self, sig=signal.SIGTERM):
         if self.process and self.process.poll() is None:
