@@ -250,3 +250,29 @@ def test_a_pods_session_is_reused_until_half_its_lifetime(plane):
     assert other_pod["credentials"]["accessKeyId"] != first["credentials"]["accessKeyId"]
     assert len(plane.proxy.assume_role_calls()) == 2
     assert "outcome=\"reused\"" in plane.server.log.read_text()
+
+
+def test_trust_conditions_see_the_cluster_and_the_session_tags(plane):
+    def trust(account, namespace):
+        return {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account,
+                                 "aws:RequestTag/kubernetes-namespace": namespace},
+                "ArnEquals": {"aws:SourceArn":
+                              f"arn:aws:eks:us-west-2:{MOTO_ACCOUNT}:cluster/eksdemo1"}}}]}
+
+    eks = plane.server.eks()
+    for name, account, namespace in [("Scoped", MOTO_ACCOUNT, "default"),
+                                     ("OtherAccount", "444455556666", "default"),
+                                     ("OtherNamespace", MOTO_ACCOUNT, "prod")]:
+        role = plane.moto.create_role(name, trust(account, namespace))
+        eks.create_pod_identity_association(clusterName="eksdemo1", namespace="default",
+                                            serviceAccount=name.lower(), roleArn=role)
+    answer = exchange(plane, plane.issuer.sign(pod_claims(service_account="scoped")))
+    assert "/Scoped/" in answer["assumedRoleUser"]["arn"]
+    for refused in ("otheraccount", "othernamespace"):
+        error = refusal(plane, plane.issuer.sign(pod_claims(service_account=refused)))
+        assert error["Code"] == "AccessDeniedException", error
+        assert "does not allow pods.eks.amazonaws.com to perform sts:AssumeRole" in error["Message"]

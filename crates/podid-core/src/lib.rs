@@ -11,6 +11,5 @@ pub mod percent;
 pub mod secret;
 pub mod time;
 pub mod token;
-pub mod trust;
 
 pub use secret::Secret;

@@ -13,7 +13,9 @@ use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::{Credentials, Tag};
 use podid_core::eks_auth::ErrorCode;
 use podid_core::percent::percent_decode;
-use podid_core::trust::missing_trust;
+use podid_iam::{
+    Context, Decision, Policies, Policy, Principal, Request, evaluate, parse as parse_policy,
+};
 
 use crate::config::AwsConfig;
 
@@ -61,50 +63,46 @@ pub struct RoleSessions {
     sts: aws_sdk_sts::Client,
     sts_config: aws_sdk_sts::Config,
     iam: Option<aws_sdk_iam::Client>,
-    trust_principal: String,
+    /// Who pod identity assumes roles as: a service, or the server's own IAM principal.
+    trust_principal: Principal,
+    trust_principal_name: String,
     trust_cache: TrustCache,
 }
 
 /// How long a role's trust policy is reused before it is read again.
 pub const TRUST_POLICY_TTL: Duration = Duration::from_secs(60);
 
-/// What a role's trust policy allows the pod identity principal: the first missing action
-/// with session tags and without, or why the policy could not be read.
-#[derive(Debug)]
-struct Trust {
-    with_tags: Result<Option<&'static str>, String>,
-    without_tags: Result<Option<&'static str>, String>,
-}
+/// A role's trust policy as last read, or why it could not be parsed.
+type TrustPolicy = Arc<Result<Policy, String>>;
 
-impl Trust {
-    fn judge(document: &str, principal: &str) -> Self {
-        Self {
-            with_tags: missing_trust(document, principal, &["sts:AssumeRole", "sts:TagSession"]),
-            without_tags: missing_trust(document, principal, &["sts:AssumeRole"]),
-        }
-    }
-}
-
-/// Recent trust judgements, by role ARN: trust policies change rarely, and IAM limits how
+/// Recently read trust policies, by role ARN: trust policies change rarely, and IAM limits how
 /// often GetRole may be called.
 #[derive(Debug, Clone, Default)]
-struct TrustCache(Arc<Mutex<HashMap<String, JudgedAt>>>);
+struct TrustCache(Arc<Mutex<HashMap<String, (Instant, TrustPolicy)>>>);
 
-/// A judgement and when the policy behind it was read.
-type JudgedAt = (Instant, Arc<Trust>);
+/// What the trust check of one exchange is about: the role, and the request context AWS would
+/// see when pod identity assumes it (the cluster as source, the session tags as request tags).
+#[derive(Debug, Clone, Copy)]
+pub struct TrustRequest<'a> {
+    pub role_arn: &'a str,
+    /// The session tags; empty when the association disables them.
+    pub tags: &'a [(String, String)],
+    pub cluster_arn: &'a str,
+    pub account: &'a str,
+}
 
 impl TrustCache {
-    fn get(&self, role_arn: &str) -> Option<Arc<Trust>> {
+    fn get(&self, role_arn: &str) -> Option<TrustPolicy> {
         let cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let (read_at, trust) = cache.get(role_arn)?;
-        (read_at.elapsed() < TRUST_POLICY_TTL).then(|| Arc::clone(trust))
+        let (read_at, policy) = cache.get(role_arn)?;
+        (read_at.elapsed() < TRUST_POLICY_TTL).then(|| Arc::clone(policy))
     }
 
-    fn insert(&self, role_arn: &str, trust: Arc<Trust>) {
+    fn insert(&self, role_arn: &str, policy: TrustPolicy) {
         let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
         // Roles are few; dropping stale entries on each insert keeps the map to the live ones.
         cache.retain(|_, (read_at, _)| read_at.elapsed() < TRUST_POLICY_TTL);
-        cache.insert(role_arn.to_owned(), (Instant::now(), trust));
+        cache.insert(role_arn.to_owned(), (Instant::now(), policy));
     }
 }
 
@@ -140,45 +138,71 @@ impl RoleSessions {
             sts: aws_sdk_sts::Client::from_conf(sts_config.clone()),
             sts_config,
             iam,
-            trust_principal: config.trust_principal.clone(),
+            trust_principal: trust_principal(&config.trust_principal),
+            trust_principal_name: config.trust_principal.clone(),
             trust_cache: TrustCache::default(),
         }
     }
 
     /// Checks that the role trusts the pod identity principal for the actions the exchange
     /// needs. A role the server may not read is left to STS to judge.
-    pub async fn check_trust(&self, role_arn: &str, with_tags: bool) -> Result<(), SessionError> {
+    pub async fn check_trust(&self, request: &TrustRequest<'_>) -> Result<(), SessionError> {
         let Some(iam) = &self.iam else { return Ok(()) };
-        let trust = match self.trust_cache.get(role_arn) {
-            Some(trust) => trust,
+        let role_arn = request.role_arn;
+        let policy = match self.trust_cache.get(role_arn) {
+            Some(policy) => policy,
             None => {
                 let Some(document) = self.read_trust_policy(iam, role_arn).await? else {
                     return Ok(());
                 };
-                let trust = Arc::new(Trust::judge(&document, &self.trust_principal));
-                self.trust_cache.insert(role_arn, Arc::clone(&trust));
-                trust
+                let parsed = Arc::new(parse_policy(&document).map_err(|e| e.to_string()));
+                self.trust_cache.insert(role_arn, Arc::clone(&parsed));
+                parsed
             }
         };
-        let missing = if with_tags {
-            &trust.with_tags
-        } else {
-            &trust.without_tags
-        };
-        match missing {
-            Ok(None) => Ok(()),
-            Ok(Some(action)) => Err(SessionError::new(
-                ErrorCode::AccessDenied,
-                format!(
-                    "the trust policy of {role_arn} does not allow {} to perform {action}",
-                    self.trust_principal
-                ),
-            )),
-            Err(reason) => Err(SessionError::new(
+        let policy = policy.as_ref().as_ref().map_err(|reason| {
+            SessionError::new(
                 ErrorCode::AccessDenied,
                 format!("the trust policy of {role_arn} cannot be read: {reason}"),
-            )),
+            )
+        })?;
+
+        let context = trust_context(request);
+        let actions: &[&str] = if request.tags.is_empty() {
+            &["sts:AssumeRole"]
+        } else {
+            &["sts:AssumeRole", "sts:TagSession"]
+        };
+        for action in actions {
+            let asked = Request {
+                principal: &self.trust_principal,
+                action,
+                resource: role_arn,
+                context: &context,
+            };
+            let decision = evaluate(
+                &asked,
+                &Policies {
+                    resource: Some(policy),
+                    ..Policies::default()
+                },
+            );
+            if decision != Decision::Allow {
+                let how = if decision == Decision::ExplicitDeny {
+                    "denies"
+                } else {
+                    "does not allow"
+                };
+                return Err(SessionError::new(
+                    ErrorCode::AccessDenied,
+                    format!(
+                        "the trust policy of {role_arn} {how} {} to perform {action}",
+                        self.trust_principal_name
+                    ),
+                ));
+            }
         }
+        Ok(())
     }
 
     /// The role's trust policy, decoded; `None` when the server may not read it.
@@ -379,4 +403,41 @@ impl SessionCache {
             },
         );
     }
+}
+
+/// `pods.eks.amazonaws.com` is a service principal; an ARN is the server's own IAM identity.
+fn trust_principal(name: &str) -> Principal {
+    if !name.starts_with("arn:") {
+        return Principal {
+            service: Some(name.to_owned()),
+            ..Principal::default()
+        };
+    }
+    let account = podid_core::arn::account_id(name)
+        .unwrap_or_default()
+        .to_owned();
+    let role_arn = name.contains(":role/").then(|| name.to_owned());
+    Principal {
+        arn: name.to_owned(),
+        account,
+        role_arn,
+        service: None,
+    }
+}
+
+/// The request context of AssumeRole as pod identity makes it.
+fn trust_context(request: &TrustRequest<'_>) -> Context {
+    let mut context = Context::default();
+    context.set("aws:SourceAccount", [request.account]);
+    context.set("aws:SourceArn", [request.cluster_arn]);
+    if !request.tags.is_empty() {
+        for (key, value) in request.tags {
+            context.set(&format!("aws:RequestTag/{key}"), [value.as_str()]);
+        }
+        context.set(
+            "aws:TagKeys",
+            request.tags.iter().map(|(key, _)| key.as_str()),
+        );
+    }
+    context
 }

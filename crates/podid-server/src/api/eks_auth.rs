@@ -14,7 +14,7 @@ use super::ApiError;
 use super::state::ServerState;
 use crate::config::ClusterConfig;
 use crate::keys::ClusterKeys;
-use crate::sessions::{SessionKey, SessionRequest};
+use crate::sessions::{SessionKey, SessionRequest, TrustRequest};
 use crate::store::AssociationStore;
 use crate::tokens::{Expectations, VerifiedToken, VerifyError, verify};
 
@@ -99,10 +99,20 @@ pub async fn assume_role<S: AssociationStore>(
     }
 
     let association = find_association(state, cluster, &token)?;
-    let with_tags = !association.disable_session_tags;
+    let tags = if association.disable_session_tags {
+        Vec::new()
+    } else {
+        session_tags(cluster, &token.namespace, &token.service_account.name, &pod)
+    };
+    let trust = TrustRequest {
+        role_arn: &association.role_arn,
+        tags: &tags,
+        cluster_arn: &cluster.arn(),
+        account: &cluster.account,
+    };
     state
         .sessions
-        .check_trust(&association.role_arn, with_tags)
+        .check_trust(&trust)
         .await
         .map_err(|e| ApiError::eks_auth(e.code, e.message))?;
 
@@ -131,11 +141,6 @@ pub async fn assume_role<S: AssociationStore>(
         }
         None => {
             let name = session_name(&cluster.name, &pod.name);
-            let tags = if with_tags {
-                session_tags(cluster, &token.namespace, &token.service_account.name, &pod)
-            } else {
-                Vec::new()
-            };
             let request = SessionRequest {
                 role_arn: association.role_arn.clone(),
                 session_name: name.clone(),
