@@ -9,6 +9,7 @@ mod fake_aws;
 mod fake_eks_auth;
 mod fill;
 mod filler;
+mod iam_eval;
 mod server;
 mod stats;
 mod token;
@@ -31,6 +32,7 @@ usage: podid-bench <command> [--flag value]...
   ports         [--count 1]                        print free loopback ports, one a line
 
   fake-aws      --addr IP:PORT                     STS AssumeRole and IAM GetRole from templates
+  iam-eval      [--seconds 5]                      policy evaluations a second, one thread
   mint-cluster  --dir DIR [--pods 100]             RS256 keys, pod tokens and an agent token
   verify-rate   --dir DIR [--seconds 5]            signature verifications a second, one thread
   associate     --server IP:PORT                   the association the minted tokens map to
@@ -75,6 +77,7 @@ async fn dispatch(command: &str, flags: Flags) -> Result<(), Failure> {
         "fill" => fill::run(flags).await.map_err(Failure::Run),
         "ports" => free_ports(flags),
         "fake-aws" => fake_aws::run(flags).await.map_err(Failure::Run),
+        "iam-eval" => iam_eval::run(flags).map_err(Failure::Run),
         "mint-cluster" => control_plane::mint(flags).map_err(Failure::Run),
         "verify-rate" => control_plane::verify_rate(flags).map_err(Failure::Run),
         "associate" => control_plane::associate(flags).await.map_err(Failure::Run),
