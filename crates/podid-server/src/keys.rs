@@ -213,6 +213,77 @@ mod tests {
         );
     }
 
+    /// Serves each document at its path on a loopback port; returns the base URL.
+    async fn serve_documents(documents: Vec<(&'static str, String)>) -> String {
+        use std::convert::Infallible;
+        use std::sync::Arc;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let documents = Arc::new(documents);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let documents = Arc::clone(&documents);
+                let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+                    let found = documents
+                        .iter()
+                        .find(|(path, _)| *path == request.uri().path())
+                        .map(|(_, body)| body.clone());
+                    async move {
+                        let (status, body) = match found {
+                            Some(body) => (200, body),
+                            None => (404, String::new()),
+                        };
+                        Ok::<_, Infallible>(podid_http::respond(status, "application/json", body))
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new().serve_connection(io, service),
+                );
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn keys_from_a_jwks_url_and_from_oidc_discovery() {
+        let issuer = Issuer::generate_rsa().unwrap();
+        let jwks = jwks_of(&[&issuer]);
+        let jwks_url = serve_documents(vec![("/openid/v1/jwks", jwks)]).await + "/openid/v1/jwks";
+        // The issuer's discovery document, served elsewhere, points at that JWKS.
+        let discovery = format!(r#"{{"issuer": "https://issuer.test", "jwks_uri": "{jwks_url}"}}"#);
+        let issuer_url =
+            serve_documents(vec![("/.well-known/openid-configuration", discovery)]).await;
+        let fetcher = Fetcher::new().unwrap();
+
+        let by_url = ClusterKeys::load(KeySource::Url(jwks_url), fetcher.clone())
+            .await
+            .unwrap();
+        assert!(by_url.current().get(issuer.kid()).is_some());
+
+        let discovered = KeySource::Discovery(issuer_url);
+        let by_discovery = ClusterKeys::load(discovered, fetcher).await.unwrap();
+        assert!(by_discovery.current().get(issuer.kid()).is_some());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_issuer_does_not_stop_the_start() {
+        let keys = ClusterKeys::load(
+            KeySource::Url("http://127.0.0.1:9/jwks".into()),
+            Fetcher::new().unwrap(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            keys.current().is_empty(),
+            "started without keys, to fetch them later"
+        );
+    }
+
     #[tokio::test]
     async fn an_unreadable_key_file_stops_the_start() {
         let missing = KeySource::File("/nonexistent/jwks.json".into());
