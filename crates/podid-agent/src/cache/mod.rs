@@ -207,6 +207,9 @@ fn exchange_panicked() -> FetchResult {
 }
 
 impl<S: CredentialSource> Shared<S> {
+    /// The hit path's lookup by pod rather than by token index. The index is keyed by the end
+    /// of a token only, so two accepted tokens that end alike (never real signatures, but
+    /// hand-made tokens can) share a slot; this lookup still finds the second one's entry.
     fn lookup(&self, token: &UnverifiedToken) -> Option<Arc<Served>> {
         let serve_until = self.clock.now_unix() + self.settings.min_remaining.as_secs() as i64;
         let mut entries = self.lock_entries();
