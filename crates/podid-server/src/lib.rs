@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod keys;
 pub mod metrics;
 pub mod server;
+pub mod session_cache;
 pub mod sessions;
 pub mod store;
 pub mod tls;

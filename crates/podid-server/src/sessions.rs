@@ -72,8 +72,23 @@ pub struct RoleSessions {
 /// How long a role's trust policy is reused before it is read again.
 pub const TRUST_POLICY_TTL: Duration = Duration::from_secs(60);
 
-/// A role's trust policy as last read, or why it could not be parsed.
-type TrustPolicy = Arc<Result<Policy, String>>;
+/// A role's trust policy as last read.
+#[derive(Debug)]
+enum TrustDocument {
+    Parsed(Policy),
+    /// The document does not parse; the message says why.
+    Invalid(String),
+    /// The server may not read the role; STS judges the trust on its own.
+    Unreadable,
+}
+
+type TrustPolicy = Arc<TrustDocument>;
+
+/// The trust policy a check passed against. A session issued after the check can be handed out
+/// again without a new evaluation while the role's trust policy is still that very document:
+/// the rest of what was evaluated (principal, tags, cluster) is fixed for a session.
+#[derive(Debug, Clone, Default)]
+pub struct TrustVerdict(Option<TrustPolicy>);
 
 /// Recently read trust policies, by role ARN: trust policies change rarely, and IAM limits how
 /// often GetRole may be called.
@@ -146,26 +161,39 @@ impl RoleSessions {
 
     /// Checks that the role trusts the pod identity principal for the actions the exchange
     /// needs. A role the server may not read is left to STS to judge.
-    pub async fn check_trust(&self, request: &TrustRequest<'_>) -> Result<(), SessionError> {
-        let Some(iam) = &self.iam else { return Ok(()) };
+    pub async fn check_trust(
+        &self,
+        request: &TrustRequest<'_>,
+    ) -> Result<TrustVerdict, SessionError> {
+        let Some(iam) = &self.iam else {
+            return Ok(TrustVerdict::default());
+        };
         let role_arn = request.role_arn;
-        let policy = match self.trust_cache.get(role_arn) {
-            Some(policy) => policy,
+        let document = match self.trust_cache.get(role_arn) {
+            Some(document) => document,
             None => {
-                let Some(document) = self.read_trust_policy(iam, role_arn).await? else {
-                    return Ok(());
-                };
-                let parsed = Arc::new(parse_policy(&document).map_err(|e| e.to_string()));
-                self.trust_cache.insert(role_arn, Arc::clone(&parsed));
-                parsed
+                let document = Arc::new(match self.read_trust_policy(iam, role_arn).await? {
+                    Some(text) => match parse_policy(&text) {
+                        Ok(policy) => TrustDocument::Parsed(policy),
+                        Err(e) => TrustDocument::Invalid(e.to_string()),
+                    },
+                    None => TrustDocument::Unreadable,
+                });
+                self.trust_cache.insert(role_arn, Arc::clone(&document));
+                document
             }
         };
-        let policy = policy.as_ref().as_ref().map_err(|reason| {
-            SessionError::new(
-                ErrorCode::AccessDenied,
-                format!("the trust policy of {role_arn} cannot be read: {reason}"),
-            )
-        })?;
+        let verdict = TrustVerdict(Some(Arc::clone(&document)));
+        let policy = match document.as_ref() {
+            TrustDocument::Parsed(policy) => policy,
+            TrustDocument::Unreadable => return Ok(verdict),
+            TrustDocument::Invalid(reason) => {
+                return Err(SessionError::new(
+                    ErrorCode::AccessDenied,
+                    format!("the trust policy of {role_arn} cannot be read: {reason}"),
+                ));
+            }
+        };
 
         let context = trust_context(request);
         let actions: &[&str] = if request.tags.is_empty() {
@@ -202,7 +230,19 @@ impl RoleSessions {
                 ));
             }
         }
-        Ok(())
+        Ok(verdict)
+    }
+
+    /// Whether a check that passed still holds: the role's trust policy has not been read
+    /// anew since (a new read makes a new document, even when its text is the same).
+    pub fn trust_unchanged(&self, role_arn: &str, verdict: &TrustVerdict) -> bool {
+        if self.iam.is_none() {
+            return true;
+        }
+        let (Some(checked), Some(current)) = (&verdict.0, self.trust_cache.get(role_arn)) else {
+            return false;
+        };
+        Arc::ptr_eq(checked, &current)
     }
 
     /// The role's trust policy, decoded; `None` when the server may not read it.
@@ -338,71 +378,6 @@ where
     };
     tracing::debug!(role_arn, code, "STS refused AssumeRole");
     SessionError::new(kind, text)
-}
-
-/// Who a session was issued for: the association as it stood, and the pod.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SessionKey {
-    pub cluster: String,
-    pub association_id: String,
-    /// The association's `modifiedAt` in milliseconds: an update makes a new key.
-    pub association_version: i64,
-    pub namespace: String,
-    pub service_account: String,
-    pub pod_name: String,
-    pub pod_uid: String,
-}
-
-/// Sessions issued recently, reused for the same pod and association while more than half of
-/// their lifetime remains. Agents on several nodes, or an agent that restarted, then cost no
-/// STS call, and STS's request quota goes to pods that need a new session.
-#[derive(Debug, Default)]
-pub struct SessionCache {
-    sessions: Mutex<HashMap<SessionKey, CachedSession>>,
-}
-
-#[derive(Debug, Clone)]
-struct CachedSession {
-    session: IssuedSession,
-    name: String,
-    issued_at: i64,
-}
-
-/// At most this many sessions are kept; past it, the ones past half their lifetime go first.
-const MAX_CACHED_SESSIONS: usize = 20_000;
-
-impl CachedSession {
-    fn fresh(&self, now: i64) -> bool {
-        let expires = self.session.credentials.expiration().secs();
-        expires - now > (expires - self.issued_at) / 2
-    }
-}
-
-impl SessionCache {
-    /// A reusable session and its name.
-    pub fn get(&self, key: &SessionKey, now: i64) -> Option<(IssuedSession, String)> {
-        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        let cached = sessions.get(key).filter(|cached| cached.fresh(now))?;
-        Some((cached.session.clone(), cached.name.clone()))
-    }
-
-    pub fn insert(&self, key: SessionKey, session: IssuedSession, name: String, now: i64) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if sessions.len() >= MAX_CACHED_SESSIONS {
-            sessions.retain(|_, cached| cached.fresh(now));
-            if sessions.len() >= MAX_CACHED_SESSIONS {
-                sessions.clear();
-            }
-        }
-        sessions.insert(
-            key,
-            CachedSession {
-                session,
-                name,
-                issued_at: now,
-            },
-        );
-    }
 }
 
 /// `pods.eks.amazonaws.com` is a service principal; an ARN is the server's own IAM identity.

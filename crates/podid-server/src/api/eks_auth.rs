@@ -1,20 +1,23 @@
 //! `AssumeRoleForPodIdentity`: a pod's service-account token in, its role's credentials out.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use podid_core::associations::Association;
 use podid_core::eks_auth::{
     AssociationRef, AssumeRoleForPodIdentityRequest, AssumeRoleForPodIdentityResponse,
     AssumedRoleUser, ErrorCode, NODE_TOKEN_HEADER, Subject, WireCredentials,
 };
-use podid_core::token::POD_IDENTITY_AUDIENCE;
+use podid_core::token::{ObjectRef, POD_IDENTITY_AUDIENCE};
 
 use super::ApiError;
 use super::state::ServerState;
 use crate::config::ClusterConfig;
 use crate::keys::ClusterKeys;
-use crate::sessions::{SessionKey, SessionRequest, TrustRequest};
+use crate::session_cache::{CachedSession, SessionKey};
+use crate::sessions::{IssuedSession, SessionError, SessionRequest, TrustRequest};
 use crate::store::AssociationStore;
 use crate::tokens::{Expectations, VerifiedToken, VerifyError, verify};
 
@@ -25,26 +28,56 @@ const LEEWAY_SECONDS: i64 = 30;
 /// lifetime rather than one per exchange. Bounded: when full it starts over.
 #[derive(Debug, Default)]
 pub struct CallerCache {
-    verified: Mutex<HashMap<String, (String, i64)>>,
+    /// By a keyed hash of the token's end; an entry matches only if the whole token is equal.
+    verified: Mutex<HashMap<u64, VerifiedCaller>>,
+    keys: RandomState,
+}
+
+#[derive(Debug)]
+struct VerifiedCaller {
+    token: Box<str>,
+    node: Arc<str>,
+    expires_at: i64,
 }
 
 const MAX_CACHED_CALLERS: usize = 10_000;
 
+/// How much of a token's end its cache key is computed from: a JWT ends with its signature,
+/// as good as random, so hashing all of it would buy nothing.
+const KEYED_SUFFIX: usize = 64;
+
 impl CallerCache {
-    fn get(&self, token: &str, now: i64) -> Option<String> {
+    fn get(&self, token: &str, now: i64) -> Option<Arc<str>> {
+        let key = self.key(token);
         let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         verified
-            .get(token)
-            .filter(|(_, expires)| *expires > now)
-            .map(|(node, _)| node.clone())
+            .get(&key)
+            .filter(|caller| *caller.token == *token && caller.expires_at > now)
+            .map(|caller| Arc::clone(&caller.node))
     }
 
-    fn insert(&self, token: &str, node: &str, expires_at: i64) {
+    fn insert(&self, token: &str, node: &str, expires_at: i64) -> Arc<str> {
+        let key = self.key(token);
+        let node: Arc<str> = node.into();
         let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         if verified.len() >= MAX_CACHED_CALLERS {
             verified.clear();
         }
-        verified.insert(token.to_owned(), (node.to_owned(), expires_at));
+        let caller = VerifiedCaller {
+            token: token.into(),
+            node: Arc::clone(&node),
+            expires_at,
+        };
+        verified.insert(key, caller);
+        node
+    }
+
+    fn key(&self, token: &str) -> u64 {
+        let bytes = token.as_bytes();
+        let mut hasher = self.keys.build_hasher();
+        hasher.write_usize(bytes.len());
+        hasher.write(&bytes[bytes.len().saturating_sub(KEYED_SUFFIX)..]);
+        hasher.finish()
     }
 }
 
@@ -88,7 +121,7 @@ pub async fn assume_role<S: AssociationStore>(
         .as_ref()
         .map(|node| node.name.as_str())
         .unwrap_or_default();
-    if token_node != caller_node {
+    if token_node != &*caller_node {
         return Err(ApiError::eks_auth(
             ErrorCode::AccessDenied,
             format!(
@@ -99,72 +132,26 @@ pub async fn assume_role<S: AssociationStore>(
     }
 
     let association = find_association(state, cluster, &token)?;
-    let tags = if association.disable_session_tags {
-        Vec::new()
-    } else {
-        session_tags(cluster, &token.namespace, &token.service_account.name, &pod)
-    };
-    let trust = TrustRequest {
-        role_arn: &association.role_arn,
-        tags: &tags,
-        cluster_arn: &cluster.arn(),
-        account: &cluster.account,
-    };
-    state
-        .sessions
-        .check_trust(&trust)
-        .await
-        .map_err(|e| ApiError::eks_auth(e.code, e.message))?;
-
-    let key = SessionKey {
-        cluster: cluster.name.clone(),
-        association_id: association.association_id.clone(),
-        association_version: (association.modified_at * 1000.0) as i64,
-        namespace: token.namespace.clone(),
-        service_account: token.service_account.name.clone(),
-        pod_name: pod.name.clone(),
-        pod_uid: pod.uid.clone(),
-    };
     let audit = |session: &str, outcome: &str| {
         tracing::info!(
             target: "podid::audit",
             cluster = %cluster.name, namespace = %token.namespace,
-            service_account = %token.service_account.name, pod = %pod.name, node = caller_node,
+            service_account = %token.service_account.name, pod = %pod.name, node = &*caller_node,
             role = %association.role_arn, target_role = association.target_role_arn.as_deref(),
             session = %session, outcome, "pod identity exchange"
         );
     };
-    let issued = match state.session_cache.get(&key, now) {
-        Some((issued, name)) => {
-            audit(&name, "reused");
-            issued
-        }
-        None => {
-            let name = session_name(&cluster.name, &pod.name);
-            let request = SessionRequest {
-                role_arn: association.role_arn.clone(),
-                session_name: name.clone(),
-                tags,
-                policy: association.policy.clone(),
-                target_role_arn: association.target_role_arn.clone(),
-                external_id: association.external_id.clone(),
-            };
-            let started = std::time::Instant::now();
-            let issued = state.sessions.assume(&request).await;
-            state
-                .metrics
-                .sts_seconds
-                .observe(started.elapsed().as_secs_f64());
-            let issued = issued.map_err(|e| {
-                audit(&name, e.code.short_name());
-                ApiError::eks_auth(e.code, e.message)
-            })?;
-            audit(&name, "issued");
-            state.session_cache.insert(key, issued.clone(), name, now);
-            issued
-        }
-    };
 
+    let exchange = Exchange {
+        cluster,
+        token: &token,
+        pod: &pod,
+        association: &association,
+        audit: &audit,
+    };
+    let session = session_for(state, &exchange, now).await?;
+
+    let issued = &session.session;
     let credentials = &issued.credentials;
     let response = AssumeRoleForPodIdentityResponse {
         subject: Subject {
@@ -177,8 +164,8 @@ pub async fn assume_role<S: AssociationStore>(
             association_id: association.association_id.clone(),
         },
         assumed_role_user: AssumedRoleUser {
-            arn: issued.arn,
-            assume_role_id: issued.assumed_role_id,
+            arn: issued.arn.clone(),
+            assume_role_id: issued.assumed_role_id.clone(),
         },
         credentials: WireCredentials {
             session_token: credentials.session_token().to_owned(),
@@ -195,6 +182,117 @@ pub async fn assume_role<S: AssociationStore>(
     })
 }
 
+/// What one exchange is about, once the tokens are verified and the association found.
+struct Exchange<'a> {
+    cluster: &'a ClusterConfig,
+    token: &'a VerifiedToken,
+    pod: &'a ObjectRef,
+    association: &'a Association,
+    /// Writes the exchange's audit record: the session's name and the outcome.
+    audit: &'a (dyn Fn(&str, &str) + Sync),
+}
+
+/// The pod's session: one handed out before when it is fresh and the role's trust policy is
+/// the one it was checked against, otherwise one checked anew (and issued anew if none is fresh).
+async fn session_for<S: AssociationStore>(
+    state: &ServerState<S>,
+    exchange: &Exchange<'_>,
+    now: i64,
+) -> Result<Arc<CachedSession>, ApiError> {
+    let association = exchange.association;
+    let key = SessionKey {
+        association_id: association.association_id.clone(),
+        association_version: (association.modified_at * 1000.0) as i64,
+        pod_name: exchange.pod.name.clone(),
+        pod_uid: exchange.pod.uid.clone(),
+    };
+    let cached = state.session_cache.get(&key, now);
+    let trusted = cached.as_ref().is_some_and(|cached| {
+        state
+            .sessions
+            .trust_unchanged(&association.role_arn, &cached.trust)
+    });
+    if let Some(cached) = cached.as_ref().filter(|_| trusted) {
+        (exchange.audit)(&cached.name, "reused");
+        return Ok(Arc::clone(cached));
+    }
+
+    // The trust check runs again when the role's trust policy was read anew, so that a role
+    // that stopped trusting pod identity stops getting its sessions handed out.
+    let cluster = exchange.cluster;
+    let tags = if association.disable_session_tags {
+        Vec::new()
+    } else {
+        let token = exchange.token;
+        session_tags(
+            cluster,
+            &token.namespace,
+            &token.service_account.name,
+            exchange.pod,
+        )
+    };
+    let trust = TrustRequest {
+        role_arn: &association.role_arn,
+        tags: &tags,
+        cluster_arn: &cluster.arn(),
+        account: &cluster.account,
+    };
+    let verdict = state.sessions.check_trust(&trust).await.map_err(|e| {
+        (exchange.audit)("", e.code.short_name());
+        ApiError::eks_auth(e.code, e.message)
+    })?;
+    let fresh = match cached {
+        Some(cached) => {
+            (exchange.audit)(&cached.name, "reused");
+            CachedSession {
+                session: cached.session.clone(),
+                name: cached.name.clone(),
+                issued_at: cached.issued_at,
+                trust: verdict,
+            }
+        }
+        None => {
+            let name = session_name(&cluster.name, &exchange.pod.name);
+            let session = issue(state, association, &name, tags)
+                .await
+                .inspect_err(|e| (exchange.audit)(&name, e.code.short_name()))
+                .map_err(|e| ApiError::eks_auth(e.code, e.message))?;
+            (exchange.audit)(&name, "issued");
+            CachedSession {
+                session,
+                name,
+                issued_at: now,
+                trust: verdict,
+            }
+        }
+    };
+    Ok(state.session_cache.insert(key, fresh, now))
+}
+
+/// A new session from STS for the association's role, timed for the metrics.
+async fn issue<S: AssociationStore>(
+    state: &ServerState<S>,
+    association: &Association,
+    name: &str,
+    tags: Vec<(String, String)>,
+) -> Result<IssuedSession, SessionError> {
+    let request = SessionRequest {
+        role_arn: association.role_arn.clone(),
+        session_name: name.to_owned(),
+        tags,
+        policy: association.policy.clone(),
+        target_role_arn: association.target_role_arn.clone(),
+        external_id: association.external_id.clone(),
+    };
+    let started = std::time::Instant::now();
+    let issued = state.sessions.assume(&request).await;
+    state
+        .metrics
+        .sts_seconds
+        .observe(started.elapsed().as_secs_f64());
+    issued
+}
+
 /// Off EKS a node has no AWS identity to sign with, so an agent proves itself with its own
 /// service-account token: signed by the cluster, of an agent service account, naming its node.
 async fn authenticate_agent<S: AssociationStore>(
@@ -203,7 +301,7 @@ async fn authenticate_agent<S: AssociationStore>(
     keys: &ClusterKeys,
     node_token: Option<&str>,
     now: i64,
-) -> Result<String, ApiError> {
+) -> Result<Arc<str>, ApiError> {
     let denied = |reason: String| {
         ApiError::eks_auth(
             ErrorCode::AccessDenied,
@@ -242,8 +340,7 @@ async fn authenticate_agent<S: AssociationStore>(
         .node
         .ok_or_else(|| denied("its token names no node".into()))?
         .name;
-    state.callers.insert(token, &node, verified.expires_at);
-    Ok(node)
+    Ok(state.callers.insert(token, &node, verified.expires_at))
 }
 
 /// Verifies, fetching the cluster's keys again once if the token names a key not yet known.
@@ -273,7 +370,7 @@ fn find_association<S: AssociationStore>(
     state: &ServerState<S>,
     cluster: &ClusterConfig,
     token: &VerifiedToken,
-) -> Result<podid_core::associations::Association, ApiError> {
+) -> Result<Arc<Association>, ApiError> {
     let found = state
         .store
         .find(&cluster.name, &token.namespace, &token.service_account.name)
@@ -310,7 +407,7 @@ fn session_tags(
     cluster: &ClusterConfig,
     namespace: &str,
     service_account: &str,
-    pod: &podid_core::token::ObjectRef,
+    pod: &ObjectRef,
 ) -> Vec<(String, String)> {
     [
         ("eks-cluster-arn", cluster.arn()),

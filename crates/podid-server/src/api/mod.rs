@@ -100,13 +100,10 @@ impl<S: AssociationStore> Api<S> {
             Operation::Delete => associations::delete(store, cluster, id).await?,
             Operation::AssumeRole => {
                 // Serialized straight from its typed shape: this is the hot path.
-                let node_token = request
-                    .headers()
-                    .get(NODE_TOKEN_HEADER)
-                    .and_then(|value| value.to_str().ok())
-                    .map(str::to_owned);
+                let node_token = request.headers().get(NODE_TOKEN_HEADER).cloned();
+                let node_token = node_token.as_ref().and_then(|value| value.to_str().ok());
                 let body = read_body(request).await?;
-                return eks_auth::assume_role(state, cluster, node_token.as_deref(), &body).await;
+                return eks_auth::assume_role(state, cluster, node_token, &body).await;
             }
         };
         Ok(answer.to_string())

@@ -9,7 +9,8 @@ use crate::config::ServerConfig;
 use crate::fetch::Fetcher;
 use crate::keys::{ClusterKeys, KeySource};
 use crate::metrics::ServerMetrics;
-use crate::sessions::{RoleSessions, SessionCache};
+use crate::session_cache::SessionCache;
+use crate::sessions::RoleSessions;
 
 #[derive(Debug)]
 pub struct ServerState<S> {

@@ -6,6 +6,8 @@
 
 mod sqlite;
 
+use std::sync::Arc;
+
 use podid_core::associations::Association;
 
 pub use sqlite::SqliteStore;
@@ -75,7 +77,7 @@ pub trait AssociationStore: Send + Sync + 'static {
         cluster: &str,
         namespace: &str,
         service_account: &str,
-    ) -> Result<Option<Association>, StoreError>;
+    ) -> Result<Option<Arc<Association>>, StoreError>;
 
     fn list(&self, query: &ListQuery) -> Result<Page, StoreError>;
 

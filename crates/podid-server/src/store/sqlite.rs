@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use podid_core::associations::{Association, Tags};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
@@ -49,17 +49,35 @@ pub struct SqliteStore {
     /// Every association by (cluster, namespace, service account), so that the lookup on each
     /// credential exchange is a map read: this process is the database's only writer, and
     /// updates the map under the same lock, right after each commit.
-    by_service_account: RwLock<HashMap<ServiceAccountKey, Association>>,
+    by_service_account: RwLock<Mirror>,
 }
 
-type ServiceAccountKey = (String, String, String);
+/// Associations by cluster, then by namespace and service account: nested so that a lookup
+/// borrows its key instead of building one.
+type Mirror = HashMap<String, HashMap<String, HashMap<String, Arc<Association>>>>;
 
-fn service_account_key(association: &Association) -> ServiceAccountKey {
-    (
-        association.cluster_name.clone(),
-        association.namespace.clone(),
-        association.service_account.clone(),
-    )
+fn mirror_insert(mirror: &mut Mirror, association: &Association) {
+    mirror
+        .entry(association.cluster_name.clone())
+        .or_default()
+        .entry(association.namespace.clone())
+        .or_default()
+        .insert(
+            association.service_account.clone(),
+            Arc::new(association.clone()),
+        );
+}
+
+fn mirror_remove(mirror: &mut Mirror, association: &Association) {
+    let Some(namespaces) = mirror.get_mut(&association.cluster_name) else {
+        return;
+    };
+    if let Some(accounts) = namespaces.get_mut(&association.namespace) {
+        accounts.remove(&association.service_account);
+        if accounts.is_empty() {
+            namespaces.remove(&association.namespace);
+        }
+    }
 }
 
 impl SqliteStore {
@@ -76,17 +94,17 @@ impl SqliteStore {
             .map_err(backend)?;
         migrate(&mut connection)?;
         let all = load_all(&connection)?;
-        let by_service_account = all
-            .into_iter()
-            .map(|a| (service_account_key(&a), a))
-            .collect::<HashMap<_, _>>();
+        let mut by_service_account = Mirror::new();
+        for association in &all {
+            mirror_insert(&mut by_service_account, association);
+        }
         Ok(Self {
             connection: Mutex::new(connection),
             by_service_account: RwLock::new(by_service_account),
         })
     }
 
-    fn mirror(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ServiceAccountKey, Association>> {
+    fn mirror(&self) -> std::sync::RwLockWriteGuard<'_, Mirror> {
         self.by_service_account
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -176,8 +194,7 @@ impl AssociationStore for SqliteStore {
                 .map_err(backend)?;
         }
         transaction.commit().map_err(backend)?;
-        self.mirror()
-            .insert(service_account_key(association), association.clone());
+        mirror_insert(&mut self.mirror(), association);
         Ok(CreateOutcome::Created(association.clone()))
     }
 
@@ -194,17 +211,16 @@ impl AssociationStore for SqliteStore {
         cluster: &str,
         namespace: &str,
         service_account: &str,
-    ) -> Result<Option<Association>, StoreError> {
+    ) -> Result<Option<Arc<Association>>, StoreError> {
         let mirror = self
             .by_service_account
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        let key = (
-            cluster.to_owned(),
-            namespace.to_owned(),
-            service_account.to_owned(),
-        );
-        Ok(mirror.get(&key).cloned())
+        Ok(mirror
+            .get(cluster)
+            .and_then(|namespaces| namespaces.get(namespace))
+            .and_then(|accounts| accounts.get(service_account))
+            .cloned())
     }
 
     fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
@@ -265,8 +281,7 @@ impl AssociationStore for SqliteStore {
         if changed != 1 {
             return Ok(None);
         }
-        self.mirror()
-            .insert(service_account_key(association), association.clone());
+        mirror_insert(&mut self.mirror(), association);
         Ok(Some(association.clone()))
     }
 
@@ -288,7 +303,7 @@ impl AssociationStore for SqliteStore {
             transaction.commit().map_err(backend)?;
         }
         if let Some(deleted) = &existing {
-            self.mirror().remove(&service_account_key(deleted));
+            mirror_remove(&mut self.mirror(), deleted);
         }
         Ok(existing)
     }

@@ -42,8 +42,11 @@ fn creates_reads_and_survives_a_reopen() {
     let store = SqliteStore::open(&dir.path().join("podid.db")).unwrap();
     assert_eq!(store.get("eksdemo1", "a-1").unwrap(), Some(a.clone()));
     assert_eq!(
-        store.find("eksdemo1", "default", "aws-cli-sa").unwrap(),
-        Some(a)
+        store
+            .find("eksdemo1", "default", "aws-cli-sa")
+            .unwrap()
+            .as_deref(),
+        Some(&a)
     );
     assert_eq!(
         store.get("other", "a-1").unwrap(),
@@ -160,8 +163,8 @@ fn updates_and_deletes() {
     assert_eq!(store.update(&a).unwrap(), Some(a.clone()));
     assert_eq!(store.get("eksdemo1", "a-1").unwrap(), Some(a.clone()));
     assert_eq!(
-        store.find("eksdemo1", "default", "sa").unwrap(),
-        Some(a.clone())
+        store.find("eksdemo1", "default", "sa").unwrap().as_deref(),
+        Some(&a)
     );
 
     assert_eq!(store.delete("eksdemo1", "a-1").unwrap(), Some(a.clone()));
