@@ -37,6 +37,23 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Encodes every byte but RFC 3986's unreserved characters (`A-Z a-z 0-9 - _ . ~`), as IAM
+/// encodes the policy documents it returns.
+pub fn percent_encode(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut encoded = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push('%');
+            encoded.push(char::from(HEX[usize::from(byte >> 4)]));
+            encoded.push(char::from(HEX[usize::from(byte & 15)]));
+        }
+    }
+    encoded
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +64,16 @@ mod tests {
         assert_eq!(percent_decode("a%2Fb+c", false), "a/b+c");
         assert_eq!(percent_decode("%zz%4", true), "%zz%4");
         assert_eq!(percent_decode("%7B%22a%22%3A1%7D", false), "{\"a\":1}");
+    }
+
+    #[test]
+    fn encodes_all_but_unreserved_characters() {
+        let text = "{\"a b\": \"é/~-_.\"}";
+        assert_eq!(
+            percent_encode(text),
+            "%7B%22a%20b%22%3A%20%22%C3%A9%2F~-_.%22%7D"
+        );
+        assert_eq!(percent_decode(&percent_encode(text), false), text);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,8 +29,16 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub type Body = Full<Bytes>;
 
+/// The address of the peer a request came from, in the request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
 /// Answers one request.
 pub trait Handler: Send + Sync + 'static {
+    /// Whether requests carry the peer's address as a [`PeerAddr`] extension. Off by default:
+    /// it costs an allocation per request, which the hot paths that do not need it avoid.
+    const WANTS_PEER_ADDRESS: bool = false;
+
     fn handle(&self, request: Request<Incoming>) -> impl Future<Output = Response<Body>> + Send;
 }
 
@@ -108,8 +117,16 @@ struct Connection {
 impl Connection {
     /// Serves the connection's requests, after a TLS handshake when TLS is on.
     async fn serve<H: Handler>(self, stream: TcpStream, handler: Arc<H>) {
-        let service = service_fn(move |request| {
+        let peer = if H::WANTS_PEER_ADDRESS {
+            stream.peer_addr().ok().map(PeerAddr)
+        } else {
+            None
+        };
+        let service = service_fn(move |mut request: Request<Incoming>| {
             let handler = Arc::clone(&handler);
+            if let Some(peer) = peer {
+                request.extensions_mut().insert(peer);
+            }
             async move { Ok::<_, Infallible>(handler.handle(request).await) }
         });
         let result = match self.tls {
