@@ -1,0 +1,1 @@
+//! An S3 object store on the local file system.
