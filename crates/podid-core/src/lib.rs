@@ -8,6 +8,7 @@ pub mod container;
 pub mod duration;
 pub mod eks_auth;
 pub mod percent;
+pub mod pod_mutation;
 pub mod secret;
 pub mod time;
 pub mod token;

@@ -14,6 +14,7 @@
 //! jwks_file = "/etc/podid/eksdemo1-jwks.json"  # or jwks_url; neither: OIDC discovery
 //! agent_service_accounts = ["kube-system/podid-agent"]
 //! agent_audience = "podid"
+//! ip_family = "ipv4"                # or "ipv6": which agent address the webhook gives pods
 //!
 //! [tls]                               # optional: serve the API over HTTPS
 //! cert_file = "/etc/podid/tls.crt"
@@ -23,6 +24,9 @@
 //! sts_endpoint = "https://sts.us-west-2.amazonaws.com"  # optional
 //! iam_endpoint = "https://iam.amazonaws.com"             # optional
 //! region = "us-west-2"
+//!
+//! [webhook]                           # the admission webhook, /admission/<cluster>/pods
+//! fail_closed = false                 # true: refuse pods while associations cannot be read
 //! ```
 
 use std::collections::HashSet;
@@ -30,6 +34,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use podid_core::eks_auth::is_valid_cluster_name;
+use podid_core::pod_mutation::IpFamily;
 use serde::Deserialize;
 
 /// EKS's own limit on associations per cluster.
@@ -51,6 +56,17 @@ pub struct ServerConfig {
     pub aws: AwsConfig,
     /// Serve the API over TLS with this certificate.
     pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub webhook: WebhookConfig,
+}
+
+/// The admission webhook that wires new pods to the node agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// When the associations cannot be read, refuse the pod instead of admitting it unchanged.
+    #[serde(default)]
+    pub fail_closed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -101,6 +117,9 @@ pub struct ClusterConfig {
     /// The audience of the agents' own tokens.
     #[serde(default = "default_agent_audience")]
     pub agent_audience: String,
+    /// The pod network's family, which decides the agent address the webhook gives pods.
+    #[serde(default)]
+    pub ip_family: IpFamily,
 }
 
 fn default_agent_service_accounts() -> Vec<String> {
@@ -279,6 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_webhook_settings() {
+        let defaults = ServerConfig::parse(VALID).unwrap();
+        assert_eq!(defaults.clusters[0].ip_family, IpFamily::Ipv4);
+        assert!(!defaults.webhook.fail_closed);
+
+        let text = format!("{VALID}ip_family = \"ipv6\"\n[webhook]\nfail_closed = true\n");
+        let set = ServerConfig::parse(&text).unwrap();
+        assert_eq!(set.clusters[0].ip_family, IpFamily::Ipv6);
+        assert!(set.webhook.fail_closed);
+    }
+
+    #[test]
     fn errors_name_the_setting_at_fault() {
         let second_cluster = VALID.split("[[cluster]]").nth(1).unwrap();
         let cases = [
@@ -309,6 +340,14 @@ mod tests {
             (
                 format!("{VALID}[[cluster]]{second_cluster}"),
                 "configured twice",
+            ),
+            (
+                format!("{VALID}ip_family = \"ipv5\""),
+                "unknown variant `ipv5`, expected `ipv4` or `ipv6`",
+            ),
+            (
+                format!("{VALID}[webhook]\nfail_open = true"),
+                "unknown field `fail_open`, expected `fail_closed`",
             ),
         ];
         for (text, expected) in cases {

@@ -15,5 +15,6 @@ pub mod sessions;
 pub mod store;
 pub mod tls;
 pub mod tokens;
+pub mod webhook;
 
 pub use server::{RunningServer, start};

@@ -17,11 +17,17 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerMetrics {
     pub requests: Family<RequestLabels, Counter>,
     pub token_failures: Family<ReasonLabel, Counter>,
     pub sts_seconds: Histogram,
+    pub webhook_answers: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for ServerMetrics {
@@ -30,6 +36,7 @@ impl Default for ServerMetrics {
             requests: Family::default(),
             token_failures: Family::default(),
             sts_seconds: Histogram::new(exponential_buckets(0.002, 2.0, 13)),
+            webhook_answers: Family::default(),
         }
     }
 }
@@ -52,12 +59,23 @@ impl ServerMetrics {
             "Latency of STS AssumeRole, chained calls included",
             self.sts_seconds.clone(),
         );
+        registry.register(
+            "webhook_answers",
+            "Admission reviews answered, by outcome (patched, unchanged, no_association, ...)",
+            self.webhook_answers.clone(),
+        );
         registry
     }
 
     pub fn request(&self, operation: &'static str, outcome: &'static str) {
         self.requests
             .get_or_create(&RequestLabels { operation, outcome })
+            .inc();
+    }
+
+    pub fn webhook_answer(&self, outcome: &'static str) {
+        self.webhook_answers
+            .get_or_create(&OutcomeLabel { outcome })
             .inc();
     }
 

@@ -24,8 +24,8 @@ pub use state::ServerState;
 /// Request bodies larger than this are refused; the largest valid Create is about 20 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Serves EKS Auth's `AssumeRoleForPodIdentity` and the EKS API's pod identity association
-/// operations.
+/// Serves EKS Auth's `AssumeRoleForPodIdentity`, the EKS API's pod identity association
+/// operations, and the admission webhook ([`crate::webhook`]).
 #[derive(Debug)]
 pub struct Api<S> {
     state: Arc<ServerState<S>>,
@@ -116,7 +116,7 @@ impl<S: AssociationStore> Api<S> {
     }
 }
 
-async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
     match Limited::new(request.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
@@ -136,6 +136,9 @@ impl<S: AssociationStore> Handler for Api<S> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if let Some((cluster, mode)) = crate::webhook::route(&method, &segments) {
+            return crate::webhook::serve(&self.state, cluster, mode, request).await;
+        }
         let Some(operation) = Operation::of(&method, &segments) else {
             return ApiError::not_found(format!("no operation at {method} {path}")).into_response();
         };
