@@ -2,7 +2,7 @@
 //! tokens of podid's own sandbox cluster and of tests, the way Kubernetes would.
 
 use aws_lc_rs::digest::{SHA256, digest};
-use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{
@@ -58,6 +58,46 @@ impl Issuer {
             kid: key_id(der.as_ref()),
             key: SigningKey::Ec(key),
         })
+    }
+
+    /// The issuer of a key kept as PKCS #8 DER by [`Issuer::to_pkcs8`]: RSA or P-256.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, String> {
+        if let Ok(key) = RsaKeyPair::from_pkcs8(der) {
+            let public = key
+                .public_key()
+                .as_der()
+                .map_err(|_| "encoding the RSA public key failed")?;
+            return Ok(Self {
+                kid: key_id(public.as_ref()),
+                key: SigningKey::Rsa(key),
+            });
+        }
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+            .map_err(|_| "the key is not an RSA or P-256 private key in PKCS #8")?;
+        let public = key
+            .public_key()
+            .as_der()
+            .map_err(|_| "encoding the EC public key failed")?;
+        Ok(Self {
+            kid: key_id(public.as_ref()),
+            key: SigningKey::Ec(key),
+        })
+    }
+
+    /// The private key as PKCS #8 DER, so that it can be kept across restarts.
+    pub fn to_pkcs8(&self) -> Result<Vec<u8>, String> {
+        match &self.key {
+            SigningKey::Rsa(key) => {
+                let der: Pkcs8V1Der<'static> =
+                    key.as_der().map_err(|_| "encoding the RSA key failed")?;
+                Ok(der.as_ref().to_vec())
+            }
+            SigningKey::Ec(key) => Ok(key
+                .to_pkcs8v1()
+                .map_err(|_| "encoding the EC key failed")?
+                .as_ref()
+                .to_vec()),
+        }
     }
 
     pub fn kid(&self) -> &str {

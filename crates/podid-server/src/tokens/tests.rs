@@ -169,3 +169,16 @@ fn key_sets_skip_what_they_cannot_use() {
             .contains("not a JSON Web Key Set")
     );
 }
+
+#[test]
+fn issuers_survive_a_round_trip_through_pkcs8() {
+    for issuer in [
+        Issuer::generate_rsa().unwrap(),
+        Issuer::generate_ec().unwrap(),
+    ] {
+        let again = Issuer::from_pkcs8(&issuer.to_pkcs8().unwrap()).unwrap();
+        assert_eq!(again.kid(), issuer.kid());
+        assert_eq!(again.jwk(), issuer.jwk());
+    }
+    assert!(Issuer::from_pkcs8(b"not a key").is_err());
+}
