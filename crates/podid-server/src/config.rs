@@ -92,6 +92,17 @@ pub struct AwsConfig {
     /// The service principal roles must trust.
     #[serde(default = "default_trust_principal")]
     pub trust_principal: String,
+    /// Keys to call STS and IAM with instead of the standard chain's, for a process that
+    /// embeds the control plane and holds them itself; never read from the file.
+    #[serde(skip)]
+    pub keys: Option<AccessKeys>,
+}
+
+/// An access key id and its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeys {
+    pub access_key_id: String,
+    pub secret_access_key: podid_core::Secret,
 }
 
 fn default_trust_principal() -> String {

@@ -17,14 +17,17 @@ use crate::config::ServerConfig;
 use crate::store::AssociationStore;
 
 #[derive(Debug)]
-pub struct RunningServer {
+pub struct RunningServer<S> {
     pub address: SocketAddr,
     pub ops_address: SocketAddr,
+    /// The API itself, for a process that embeds the control plane and passes requests to it
+    /// in memory.
+    pub api: Arc<Api<S>>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
-impl RunningServer {
+impl<S> RunningServer<S> {
     /// Stops accepting connections and waits for requests in flight.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
@@ -49,7 +52,7 @@ pub async fn start<S: AssociationStore>(
     config: ServerConfig,
     store: S,
     tls: Option<TlsAcceptor>,
-) -> Result<RunningServer, StartError> {
+) -> Result<RunningServer<S>, StartError> {
     let (listen, ops_listen) = (config.listen, config.ops_listen);
     let state = ServerState::build(config, store)
         .await
@@ -75,13 +78,14 @@ pub async fn start<S: AssociationStore>(
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     match tls {
-        Some(tls) => tasks.spawn(serve_tls(listener, tls, api, stopped.clone())),
-        None => tasks.spawn(serve(listener, api, stopped.clone())),
+        Some(tls) => tasks.spawn(serve_tls(listener, tls, Arc::clone(&api), stopped.clone())),
+        None => tasks.spawn(serve(listener, Arc::clone(&api), stopped.clone())),
     };
     tasks.spawn(serve(ops_listener, Arc::new(operations), stopped));
     Ok(RunningServer {
         address,
         ops_address,
+        api,
         stop,
         tasks,
     })

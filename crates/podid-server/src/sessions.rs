@@ -135,6 +135,15 @@ impl RoleSessions {
         if let Some(region) = &config.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
+        if let Some(keys) = &config.keys {
+            loader = loader.credentials_provider(StaticCredentials::new(
+                keys.access_key_id.clone(),
+                keys.secret_access_key.expose(),
+                None,
+                None,
+                "the control plane's own keys",
+            ));
+        }
         let shared = loader.load().await;
 
         let mut sts = aws_sdk_sts::config::Builder::from(&shared);

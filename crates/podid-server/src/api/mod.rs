@@ -75,11 +75,11 @@ impl<S: AssociationStore> Api<S> {
     }
 
     /// Runs one operation; the answer is the JSON body of a 200.
-    async fn run(
+    async fn run<B: RequestBody>(
         &self,
         operation: Operation,
         segments: &[&str],
-        request: Request<Incoming>,
+        request: Request<B>,
     ) -> Result<String, ApiError> {
         let state = &self.state;
         let store = &state.store;
@@ -116,7 +116,15 @@ impl<S: AssociationStore> Api<S> {
     }
 }
 
-pub(crate) async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
+/// A request body the API can read: hyper's from a socket, or one already in memory when the
+/// API is embedded (the sandbox's AWS endpoint forwards the EKS API to it).
+pub trait RequestBody: hyper::body::Body<Data = Bytes, Error: Into<BoxError>> + Send {}
+
+impl<B> RequestBody for B where B: hyper::body::Body<Data = Bytes, Error: Into<BoxError>> + Send {}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub(crate) async fn read_body<B: RequestBody>(request: Request<B>) -> Result<Bytes, ApiError> {
     match Limited::new(request.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
@@ -131,8 +139,9 @@ pub(crate) async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiEr
     }
 }
 
-impl<S: AssociationStore> Handler for Api<S> {
-    async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+impl<S: AssociationStore> Api<S> {
+    /// Answers one request of any body type.
+    pub async fn serve<B: RequestBody>(&self, request: Request<B>) -> Response<Body> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -153,5 +162,19 @@ impl<S: AssociationStore> Handler for Api<S> {
                 error.into_response()
             }
         }
+    }
+}
+
+/// The operation of the EKS or EKS Auth API at `method` and `path`, by its API name, and the
+/// cluster it is for: what a front end that authorizes callers needs to know.
+pub fn operation_of<'p>(method: &Method, path: &'p str) -> Option<(&'static str, &'p str)> {
+    let segments: Vec<&'p str> = path.trim_matches('/').split('/').collect();
+    let operation = Operation::of(method, &segments)?;
+    Some((operation.name(), segments.get(1).copied()?))
+}
+
+impl<S: AssociationStore> Handler for Api<S> {
+    async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        self.serve(request).await
     }
 }

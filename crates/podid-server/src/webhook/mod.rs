@@ -24,14 +24,13 @@ mod review;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use podid_core::percent::query_pairs;
 use podid_core::pod_mutation::{MutationSettings, PodError, mutate_pod, service_account};
 use podid_http::{Body, respond};
 use serde_json::Value;
 
-use crate::api::{ApiError, ServerState, read_body};
+use crate::api::{ApiError, RequestBody, ServerState, read_body};
 use crate::config::ServerConfig;
 use crate::store::{AssociationStore, StoreError};
 pub use review::{API_VERSION, AdmissionRequest, KIND};
@@ -140,11 +139,11 @@ pub struct Answer {
 }
 
 /// Serves one review on the API listener; `cluster` and `path_mode` come from [`route`].
-pub async fn serve<S: AssociationStore>(
+pub async fn serve<S: AssociationStore, B: RequestBody>(
     state: &ServerState<S>,
     cluster: &str,
     path_mode: Option<&str>,
-    request: Request<Incoming>,
+    request: Request<B>,
 ) -> Response<Body> {
     let query = request.uri().query().map(str::to_owned);
     let target = Target {
