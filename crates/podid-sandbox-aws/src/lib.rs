@@ -9,6 +9,7 @@
 pub mod authorize;
 pub mod bootstrap;
 pub mod caller;
+pub mod endpoint;
 pub mod error;
 pub mod iam;
 pub mod ids;

@@ -221,3 +221,81 @@ impl S3Access for S3Gate {
         Ok(())
     }
 }
+
+/// Which requests name their bucket in the host (`bucket.localhost`, `bucket.s3.amazonaws.com`,
+/// `bucket.s3.us-east-1.amazonaws.com`) and which in the path (an IP address, `localhost`,
+/// `s3.amazonaws.com`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SandboxHost;
+
+impl s3s::host::S3Host for SandboxHost {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.parse::<u16>().is_ok() => name,
+            _ => host,
+        };
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        let path_style = s3s::host::VirtualHost::new(name);
+        if bare.parse::<std::net::IpAddr>().is_ok() {
+            return Ok(path_style);
+        }
+        if let Some(bucket) = name.strip_suffix(".localhost") {
+            return Ok(s3s::host::VirtualHost::new("localhost").with_bucket(bucket));
+        }
+        let aws = name
+            .strip_suffix(".amazonaws.com")
+            .and_then(|rest| rest.split_once(".s3"));
+        match aws {
+            Some((bucket, _)) if !bucket.is_empty() => {
+                Ok(s3s::host::VirtualHost::new(name).with_bucket(bucket))
+            }
+            _ => Ok(path_style),
+        }
+    }
+}
+
+/// The sandbox's S3: `storage` behind the gate's authentication and authorization.
+pub fn s3_service(storage: impl s3s::S3, gate: S3Gate) -> s3s::service::S3Service {
+    let mut builder = s3s::service::S3ServiceBuilder::new(storage);
+    builder.set_auth(gate.clone());
+    builder.set_access(gate);
+    builder.set_host(SandboxHost);
+    builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use s3s::host::S3Host;
+
+    use super::*;
+
+    #[test]
+    fn buckets_are_found_in_the_host_or_the_path() {
+        let bucket = |host: &'static str| {
+            SandboxHost
+                .parse_host_header(host)
+                .unwrap()
+                .bucket()
+                .map(str::to_owned)
+        };
+        assert_eq!(bucket("127.0.0.1:7770"), None);
+        assert_eq!(bucket("[::1]:7770"), None);
+        assert_eq!(bucket("localhost:7770"), None);
+        assert_eq!(bucket("s3.amazonaws.com"), None);
+        assert_eq!(bucket("s3.us-east-1.amazonaws.com"), None);
+        assert_eq!(bucket("photos.localhost:7770").as_deref(), Some("photos"));
+        assert_eq!(bucket("photos.s3.amazonaws.com").as_deref(), Some("photos"));
+        assert_eq!(
+            bucket("my.photos.s3.us-east-1.amazonaws.com").as_deref(),
+            Some("my.photos")
+        );
+    }
+
+    #[test]
+    fn operations_map_to_their_iam_actions() {
+        assert_eq!(action_of("ListBuckets"), "s3:ListAllMyBuckets");
+        assert_eq!(action_of("HeadObject"), "s3:GetObject");
+        assert_eq!(action_of("UploadPart"), "s3:PutObject");
+        assert_eq!(action_of("GetBucketLocation"), "s3:GetBucketLocation");
+    }
+}

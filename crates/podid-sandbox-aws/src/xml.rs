@@ -1,9 +1,10 @@
 //! Writing the XML of query-protocol answers. The documents are small and flat, so a writer
 //! that appends escaped text to a string is all they need.
 
-/// Escapes the five characters XML reserves.
+/// Escapes what XML text may not hold as it is. Quotes need no escape outside attributes,
+/// and AWS leaves them plain in its messages.
 pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains(['<', '>', '&', '"', '\'']) {
+    if !text.contains(['<', '>', '&']) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
@@ -12,8 +13,6 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             other => out.push(other),
         }
     }
@@ -108,6 +107,6 @@ mod tests {
              false</IsTruncated></ListRolesResult><ResponseMetadata><RequestId>r-1</RequestId>\
              </ResponseMetadata></ListRolesResponse>"
         );
-        assert_eq!(escape("'\"<>&"), "&apos;&quot;&lt;&gt;&amp;");
+        assert_eq!(escape("'\"<>&"), "'\"&lt;&gt;&amp;");
     }
 }
