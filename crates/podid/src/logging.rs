@@ -35,6 +35,9 @@ pub fn init(level: LevelFilter) {
         .with_target("aws_smithy_runtime", sdk_level.min(level))
         .with_target("aws_runtime", sdk_level.min(level))
         .with_target("hyper", LevelFilter::WARN)
+        // s3s logs every refused request as an error; the client gets the answer, and the
+        // sandbox's own lines say what matters.
+        .with_target("s3s", LevelFilter::OFF)
         .with_target("rustls", LevelFilter::WARN);
     // Colours only for a person at a terminal; log collectors get plain text.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());

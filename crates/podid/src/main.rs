@@ -4,6 +4,7 @@ mod agent_command;
 mod cli;
 mod logging;
 mod runtime;
+mod sandbox_command;
 mod server_command;
 
 use std::process::ExitCode;
@@ -24,35 +25,48 @@ fn main() -> ExitCode {
             None => agent_command::serve(&agent.serve),
         },
         Command::Server(server) => server_command::serve(&server),
+        Command::Sandbox(sandbox) => sandbox_command::run(sandbox),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("podid: {}", failure.message);
-            ExitCode::from(if failure.is_usage { EXIT_USAGE } else { 1 })
+            if !failure.message.is_empty() {
+                eprintln!("podid: {}", failure.message);
+            }
+            ExitCode::from(failure.status)
         }
     }
 }
 
-/// Why a command failed: a message for the user, and whether their input was at fault.
+/// Why a command failed: a message for the user, and the exit status.
 #[derive(Debug)]
 pub struct Failure {
     pub message: String,
-    pub is_usage: bool,
+    pub status: u8,
 }
 
 impl Failure {
+    /// The user's input is at fault.
     pub fn usage(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            is_usage: true,
+            status: EXIT_USAGE,
         }
     }
 
     pub fn runtime(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            is_usage: false,
+            status: 1,
+        }
+    }
+
+    /// An exit status passed on, such as that of a command run in a pod; its own output has
+    /// said what happened.
+    pub fn status(status: u8) -> Self {
+        Self {
+            message: String::new(),
+            status,
         }
     }
 }
