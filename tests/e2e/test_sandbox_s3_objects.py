@@ -1,0 +1,173 @@
+"""The sandbox's object store through the real AWS CLI and boto3: multipart uploads, ranges,
+copies, conditional reads, pagination, keys that need encoding, and objects that outlive a
+restart, including one killed without warning."""
+
+import hashlib
+import os
+import signal
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox import Sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    running = Sandbox(tmp_path_factory.mktemp("objects")).start()
+    yield running
+    running.stop()
+
+
+def error_of(call):
+    with pytest.raises(ClientError) as raised:
+        call()
+    return raised.value.response
+
+
+def test_a_large_file_goes_up_in_parts_and_comes_back_whole(sandbox, tmp_path):
+    big = tmp_path / "big.bin"
+    data = os.urandom(13 * 1024 * 1024)
+    big.write_bytes(data)
+    assert sandbox.aws("s3", "mb", "s3://large").returncode == 0
+    # The CLI splits files of 8 MiB and more into 8 MiB parts.
+    copied = sandbox.aws("s3", "cp", big, "s3://large/big.bin")
+    assert copied.returncode == 0, copied.stderr
+    head = sandbox.s3().head_object(Bucket="large", Key="big.bin")
+    assert head["ContentLength"] == len(data)
+    part_md5s = [hashlib.md5(data[i:i + 8 << 20]).digest() for i in range(0, len(data), 8 << 20)]
+    assert head["ETag"] == f'"{hashlib.md5(b"".join(part_md5s)).hexdigest()}-2"'
+
+    back = tmp_path / "back.bin"
+    fetched = sandbox.aws("s3", "cp", "s3://large/big.bin", back)
+    assert fetched.returncode == 0, fetched.stderr
+    assert back.read_bytes() == data
+
+
+def test_multipart_rules(sandbox):
+    s3 = sandbox.s3()
+    s3.create_bucket(Bucket="parts")
+    upload = s3.create_multipart_upload(Bucket="parts", Key="k")["UploadId"]
+    small = s3.upload_part(Bucket="parts", Key="k", UploadId=upload, PartNumber=1, Body=b"a")
+    last = s3.upload_part(Bucket="parts", Key="k", UploadId=upload, PartNumber=2, Body=b"b")
+    parts = [{"PartNumber": 1, "ETag": small["ETag"]}, {"PartNumber": 2, "ETag": last["ETag"]}]
+    too_small = error_of(lambda: s3.complete_multipart_upload(
+        Bucket="parts", Key="k", UploadId=upload, MultipartUpload={"Parts": parts}))
+    assert too_small["Error"]["Code"] == "EntityTooSmall"
+    out_of_order = error_of(lambda: s3.complete_multipart_upload(
+        Bucket="parts", Key="k", UploadId=upload, MultipartUpload={"Parts": parts[::-1]}))
+    assert out_of_order["Error"]["Code"] == "InvalidPartOrder"
+    wrong_tag = [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]
+    assert error_of(lambda: s3.complete_multipart_upload(
+        Bucket="parts", Key="k", UploadId=upload,
+        MultipartUpload={"Parts": wrong_tag}))["Error"]["Code"] == "InvalidPart"
+    # The last part alone may be small.
+    done = s3.complete_multipart_upload(Bucket="parts", Key="k", UploadId=upload,
+                                        MultipartUpload={"Parts": parts[1:]})
+    assert done["ETag"].endswith('-1"')
+    assert s3.get_object(Bucket="parts", Key="k")["Body"].read() == b"b"
+
+    aborted = s3.create_multipart_upload(Bucket="parts", Key="gone")["UploadId"]
+    s3.abort_multipart_upload(Bucket="parts", Key="gone", UploadId=aborted)
+    gone = error_of(lambda: s3.upload_part(Bucket="parts", Key="gone", UploadId=aborted,
+                                           PartNumber=1, Body=b"x"))
+    assert gone["Error"]["Code"] == "NoSuchUpload"
+    forged = error_of(lambda: s3.upload_part(Bucket="parts", Key="k", UploadId="../../tmp",
+                                             PartNumber=1, Body=b"x"))
+    assert forged["Error"]["Code"] == "NoSuchUpload"
+
+
+def test_ranges_copies_and_conditions(sandbox):
+    s3 = sandbox.s3()
+    s3.create_bucket(Bucket="reads")
+    body = bytes(range(256)) * 4
+    put = s3.put_object(Bucket="reads", Key="data.bin", Body=body, ContentType="app/x-test",
+                        Metadata={"Team": "a"})
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+
+    ranged = s3.get_object(Bucket="reads", Key="data.bin", Range="bytes=10-19")
+    assert ranged["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert ranged["ContentRange"] == "bytes 10-19/1024"
+    assert ranged["Body"].read() == body[10:20]
+    assert s3.get_object(Bucket="reads", Key="data.bin",
+                         Range="bytes=-5")["Body"].read() == body[-5:]
+    beyond = error_of(lambda: s3.get_object(Bucket="reads", Key="data.bin",
+                                            Range="bytes=5000-"))
+    assert beyond["Error"]["Code"] == "InvalidRange"
+
+    got = s3.get_object(Bucket="reads", Key="data.bin")
+    assert got["ContentType"] == "app/x-test" and got["Metadata"] == {"team": "a"}
+    not_modified = error_of(lambda: s3.get_object(Bucket="reads", Key="data.bin",
+                                                  IfNoneMatch=put["ETag"]))
+    assert not_modified["ResponseMetadata"]["HTTPStatusCode"] == 304
+    failed = error_of(lambda: s3.get_object(Bucket="reads", Key="data.bin", IfMatch='"nope"'))
+    assert failed["Error"]["Code"] == "PreconditionFailed"
+
+    s3.copy_object(Bucket="reads", Key="copy.bin",
+                   CopySource={"Bucket": "reads", "Key": "data.bin"})
+    copy = s3.get_object(Bucket="reads", Key="copy.bin")
+    assert copy["Body"].read() == body and copy["Metadata"] == {"team": "a"}
+    onto_itself = error_of(lambda: s3.copy_object(
+        Bucket="reads", Key="data.bin", CopySource={"Bucket": "reads", "Key": "data.bin"}))
+    assert onto_itself["Error"]["Code"] == "InvalidRequest"
+    missing = error_of(lambda: s3.get_object(Bucket="reads", Key="nothing"))
+    assert missing["Error"]["Code"] == "NoSuchKey"
+    no_bucket = error_of(lambda: s3.get_object(Bucket="no-such-bucket", Key="k"))
+    assert no_bucket["Error"]["Code"] == "NoSuchBucket"
+    not_empty = error_of(lambda: s3.delete_bucket(Bucket="reads"))
+    assert not_empty["Error"]["Code"] == "BucketNotEmpty"
+
+
+def test_pages_prefixes_and_keys_that_need_encoding(sandbox):
+    s3 = sandbox.s3()
+    s3.create_bucket(Bucket="listing")
+    keys = [f"logs/{day:02d}.log" for day in range(1, 8)] + \
+        ["top level.txt", "odd/ü+%&?=.txt", "odd/a b/c"]
+    for key in keys:
+        s3.put_object(Bucket="listing", Key=key, Body=key.encode())
+
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket="listing", PaginationConfig={"PageSize": 3})
+    listed = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    assert listed == sorted(keys)
+
+    rolled = s3.list_objects_v2(Bucket="listing", Delimiter="/")
+    assert [p["Prefix"] for p in rolled["CommonPrefixes"]] == ["logs/", "odd/"]
+    assert [o["Key"] for o in rolled["Contents"]] == ["top level.txt"]
+    odd = s3.list_objects_v2(Bucket="listing", Prefix="odd/", Delimiter="/")
+    assert [o["Key"] for o in odd["Contents"]] == ["odd/ü+%&?=.txt"]
+    assert [p["Prefix"] for p in odd["CommonPrefixes"]] == ["odd/a b/"]
+
+    v1 = s3.get_paginator("list_objects").paginate(
+        Bucket="listing", Delimiter="/", PaginationConfig={"PageSize": 1})
+    entries = [e.get("Key") or e.get("Prefix") for page in v1
+               for e in page.get("Contents", []) + page.get("CommonPrefixes", [])]
+    assert sorted(entries) == ["logs/", "odd/", "top level.txt"]
+
+    assert s3.get_object(Bucket="listing", Key="odd/ü+%&?=.txt")["Body"].read() == \
+        "odd/ü+%&?=.txt".encode()
+    deleted = s3.delete_objects(Bucket="listing", Delete={"Objects": [{"Key": k} for k in keys]})
+    assert len(deleted["Deleted"]) == len(keys)
+    assert "Contents" not in s3.list_objects_v2(Bucket="listing")
+    bad_token = error_of(lambda: s3.list_objects_v2(Bucket="listing", ContinuationToken="%%"))
+    assert bad_token["Error"]["Code"] == "InvalidArgument"
+
+
+def test_acknowledged_objects_survive_a_kill(tmp_path):
+    sandbox = Sandbox(tmp_path).start()
+    try:
+        s3 = sandbox.s3()
+        s3.create_bucket(Bucket="durable")
+        for index in range(20):
+            s3.put_object(Bucket="durable", Key=f"object-{index:02d}", Body=b"x" * index)
+        s3.delete_object(Bucket="durable", Key="object-00")
+    finally:
+        sandbox.stop(sig=signal.SIGKILL)
+    sandbox.start()
+    try:
+        s3 = sandbox.s3()
+        listed = s3.list_objects_v2(Bucket="durable")["Contents"]
+        assert [o["Key"] for o in listed] == [f"object-{i:02d}" for i in range(1, 20)]
+        assert s3.get_object(Bucket="durable", Key="object-19")["Body"].read() == b"x" * 19
+    finally:
+        sandbox.stop()
