@@ -143,6 +143,24 @@ def test_imds_speaks_v2_and_v1(sandbox):
     assert imds(sandbox, "/latest/meta-data/iam/security-credentials/other-role")[0] == 404
 
 
+def test_imdsv2_can_be_required(tmp_path):
+    strict = Sandbox(tmp_path, extra_args=["--require-imdsv2"]).start()
+    try:
+        status, _ = imds(strict, "/latest/meta-data/instance-id")
+        assert status == 401
+        status, token = imds(strict, "/latest/api/token", method="PUT",
+                             headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        assert status == 200
+        status, instance = imds(strict, "/latest/meta-data/instance-id", token)
+        assert status == 200 and instance.startswith("i-0")
+        # The AWS CLI speaks IMDSv2 on its own, so the node role still works.
+        who = strict.aws("sts", "get-caller-identity", "--output", "json",
+                         env=imds_env(strict, tmp_path))
+        assert who.returncode == 0 and "NodeInstanceRole" in who.stdout, who.stderr
+    finally:
+        strict.stop()
+
+
 def test_two_sessions_of_one_role_see_their_own_prefixes(sandbox):
     admin = sandbox.s3()
     admin.create_bucket(Bucket="shared-data")
