@@ -5,9 +5,13 @@
 
 mod body;
 mod listing;
+mod listing_output;
 mod multipart;
 mod object_file;
+mod ops;
+mod reads;
 mod service;
+mod shapes;
 mod store;
 
 pub use service::FileStore;

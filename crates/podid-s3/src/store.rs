@@ -23,6 +23,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::listing::{self, Page, Query};
 use crate::object_file::{self, ObjectMeta};
 
 /// Why a store operation failed.
@@ -195,6 +196,13 @@ impl Store {
         let index = self.read();
         let found = index.get(bucket).ok_or(StoreError::NoSuchBucket)?;
         found.objects.get(key).cloned().ok_or(StoreError::NoSuchKey)
+    }
+
+    /// A page of a bucket's listing.
+    pub fn list(&self, bucket: &str, query: Query<'_>) -> Result<Page, StoreError> {
+        let index = self.read();
+        let found = index.get(bucket).ok_or(StoreError::NoSuchBucket)?;
+        Ok(listing::list(&found.objects, query))
     }
 
     pub fn require_bucket(&self, bucket: &str) -> Result<(), StoreError> {
