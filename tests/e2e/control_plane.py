@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

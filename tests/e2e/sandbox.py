@@ -8,7 +8,9 @@ import subprocess
 import time
 
 import boto3
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from conftest import PODID, VENV_BIN, wait_for_file_text
 
@@ -192,3 +194,25 @@ def wait_until(check, timeout=20.0):
             return True
         time.sleep(0.1)
     return False
+
+
+def module_sandbox(name):
+    """A pytest fixture: one sandbox for all the tests of a module, stopped after the last."""
+    @pytest.fixture(scope="module")
+    def sandbox(tmp_path_factory):
+        running = Sandbox(tmp_path_factory.mktemp(name)).start()
+        yield running
+        running.stop()
+    return sandbox
+
+
+def error_response(call):
+    """The response of a boto3 call that must fail with a service error."""
+    with pytest.raises(ClientError) as raised:
+        call()
+    return raised.value.response
+
+
+def error_of(call):
+    """The `Error` part (Code, Message) of a boto3 call that must fail with a service error."""
+    return error_response(call)["Error"]

@@ -1,12 +1,11 @@
 """`AssumeRoleForPodIdentity` on `podid server`, with moto as STS and IAM."""
 
 import json
-import os
 
 import botocore.exceptions
 import pytest
 
-from conftest import PODID, Processes, free_port, pod_env
+from conftest import Processes, free_port, pod_env
 from control_plane import (MOTO_ACCOUNT, Moto, RecordingProxy, Server, session_tags)
 from issuer import Issuer, agent_claims, jwks, pod_claims
 

@@ -3,26 +3,15 @@ each operation, ABAC by session tags, and AWS-shaped errors for bad input."""
 
 import json
 
-import pytest
-from botocore.exceptions import ClientError
 
-from sandbox import service_error_status, TUTORIAL_TRUST, Sandbox, admin_trust
+from sandbox import (TUTORIAL_TRUST, Sandbox, admin_trust, error_of, module_sandbox,
+                     service_error_status)
 
 ROLE = "EKS-PodIdentity-S3-ReadOnly-Role-101"
 S3_READ_ONLY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = Sandbox(tmp_path_factory.mktemp("iam")).start()
-    yield running
-    running.stop()
-
-
-def error_of(call):
-    with pytest.raises(ClientError) as raised:
-        call()
-    return raised.value.response["Error"]
+sandbox = module_sandbox("iam")
 
 
 def test_the_tutorials_step_03_as_written(sandbox, tmp_path):

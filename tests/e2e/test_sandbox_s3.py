@@ -9,26 +9,15 @@ import urllib.request
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from conftest import VENV_BIN
-from sandbox import service_error_status, Sandbox, admin_trust
+from sandbox import error_of, module_sandbox, service_error_status, Sandbox, admin_trust
 
 FULL = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
 READ_ONLY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = Sandbox(tmp_path_factory.mktemp("s3")).start()
-    yield running
-    running.stop()
-
-
-def error_of(call):
-    with pytest.raises(ClientError) as raised:
-        call()
-    return raised.value.response["Error"]
+sandbox = module_sandbox("s3")
 
 
 def role_session(sandbox, name, policies=(), inline=None, tags=None):

@@ -6,23 +6,10 @@ import hashlib
 import os
 import signal
 
-import pytest
-from botocore.exceptions import ClientError
-
-from sandbox import Sandbox
+from sandbox import error_response, module_sandbox, Sandbox
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = Sandbox(tmp_path_factory.mktemp("objects")).start()
-    yield running
-    running.stop()
-
-
-def error_of(call):
-    with pytest.raises(ClientError) as raised:
-        call()
-    return raised.value.response
+sandbox = module_sandbox("objects")
 
 
 def test_a_large_file_goes_up_in_parts_and_comes_back_whole(sandbox, tmp_path):
@@ -51,14 +38,14 @@ def test_multipart_rules(sandbox):
     small = s3.upload_part(Bucket="parts", Key="k", UploadId=upload, PartNumber=1, Body=b"a")
     last = s3.upload_part(Bucket="parts", Key="k", UploadId=upload, PartNumber=2, Body=b"b")
     parts = [{"PartNumber": 1, "ETag": small["ETag"]}, {"PartNumber": 2, "ETag": last["ETag"]}]
-    too_small = error_of(lambda: s3.complete_multipart_upload(
+    too_small = error_response(lambda: s3.complete_multipart_upload(
         Bucket="parts", Key="k", UploadId=upload, MultipartUpload={"Parts": parts}))
     assert too_small["Error"]["Code"] == "EntityTooSmall"
-    out_of_order = error_of(lambda: s3.complete_multipart_upload(
+    out_of_order = error_response(lambda: s3.complete_multipart_upload(
         Bucket="parts", Key="k", UploadId=upload, MultipartUpload={"Parts": parts[::-1]}))
     assert out_of_order["Error"]["Code"] == "InvalidPartOrder"
     wrong_tag = [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]
-    assert error_of(lambda: s3.complete_multipart_upload(
+    assert error_response(lambda: s3.complete_multipart_upload(
         Bucket="parts", Key="k", UploadId=upload,
         MultipartUpload={"Parts": wrong_tag}))["Error"]["Code"] == "InvalidPart"
     # The last part alone may be small.
@@ -69,10 +56,10 @@ def test_multipart_rules(sandbox):
 
     aborted = s3.create_multipart_upload(Bucket="parts", Key="gone")["UploadId"]
     s3.abort_multipart_upload(Bucket="parts", Key="gone", UploadId=aborted)
-    gone = error_of(lambda: s3.upload_part(Bucket="parts", Key="gone", UploadId=aborted,
+    gone = error_response(lambda: s3.upload_part(Bucket="parts", Key="gone", UploadId=aborted,
                                            PartNumber=1, Body=b"x"))
     assert gone["Error"]["Code"] == "NoSuchUpload"
-    forged = error_of(lambda: s3.upload_part(Bucket="parts", Key="k", UploadId="../../tmp",
+    forged = error_response(lambda: s3.upload_part(Bucket="parts", Key="k", UploadId="../../tmp",
                                              PartNumber=1, Body=b"x"))
     assert forged["Error"]["Code"] == "NoSuchUpload"
 
@@ -91,30 +78,30 @@ def test_ranges_copies_and_conditions(sandbox):
     assert ranged["Body"].read() == body[10:20]
     assert s3.get_object(Bucket="reads", Key="data.bin",
                          Range="bytes=-5")["Body"].read() == body[-5:]
-    beyond = error_of(lambda: s3.get_object(Bucket="reads", Key="data.bin",
+    beyond = error_response(lambda: s3.get_object(Bucket="reads", Key="data.bin",
                                             Range="bytes=5000-"))
     assert beyond["Error"]["Code"] == "InvalidRange"
 
     got = s3.get_object(Bucket="reads", Key="data.bin")
     assert got["ContentType"] == "app/x-test" and got["Metadata"] == {"team": "a"}
-    not_modified = error_of(lambda: s3.get_object(Bucket="reads", Key="data.bin",
+    not_modified = error_response(lambda: s3.get_object(Bucket="reads", Key="data.bin",
                                                   IfNoneMatch=put["ETag"]))
     assert not_modified["ResponseMetadata"]["HTTPStatusCode"] == 304
-    failed = error_of(lambda: s3.get_object(Bucket="reads", Key="data.bin", IfMatch='"nope"'))
+    failed = error_response(lambda: s3.get_object(Bucket="reads", Key="data.bin", IfMatch='"nope"'))
     assert failed["Error"]["Code"] == "PreconditionFailed"
 
     s3.copy_object(Bucket="reads", Key="copy.bin",
                    CopySource={"Bucket": "reads", "Key": "data.bin"})
     copy = s3.get_object(Bucket="reads", Key="copy.bin")
     assert copy["Body"].read() == body and copy["Metadata"] == {"team": "a"}
-    onto_itself = error_of(lambda: s3.copy_object(
+    onto_itself = error_response(lambda: s3.copy_object(
         Bucket="reads", Key="data.bin", CopySource={"Bucket": "reads", "Key": "data.bin"}))
     assert onto_itself["Error"]["Code"] == "InvalidRequest"
-    missing = error_of(lambda: s3.get_object(Bucket="reads", Key="nothing"))
+    missing = error_response(lambda: s3.get_object(Bucket="reads", Key="nothing"))
     assert missing["Error"]["Code"] == "NoSuchKey"
-    no_bucket = error_of(lambda: s3.get_object(Bucket="no-such-bucket", Key="k"))
+    no_bucket = error_response(lambda: s3.get_object(Bucket="no-such-bucket", Key="k"))
     assert no_bucket["Error"]["Code"] == "NoSuchBucket"
-    not_empty = error_of(lambda: s3.delete_bucket(Bucket="reads"))
+    not_empty = error_response(lambda: s3.delete_bucket(Bucket="reads"))
     assert not_empty["Error"]["Code"] == "BucketNotEmpty"
 
 
@@ -149,7 +136,7 @@ def test_pages_prefixes_and_keys_that_need_encoding(sandbox):
     deleted = s3.delete_objects(Bucket="listing", Delete={"Objects": [{"Key": k} for k in keys]})
     assert len(deleted["Deleted"]) == len(keys)
     assert "Contents" not in s3.list_objects_v2(Bucket="listing")
-    bad_token = error_of(lambda: s3.list_objects_v2(Bucket="listing", ContinuationToken="%%"))
+    bad_token = error_response(lambda: s3.list_objects_v2(Bucket="listing", ContinuationToken="%%"))
     assert bad_token["Error"]["Code"] == "InvalidArgument"
 
 

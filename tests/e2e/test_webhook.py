@@ -135,8 +135,9 @@ def deployment_pod(service_account="web", annotations=None):
                     "env": [{"name": "LOG_LEVEL", "value": "info"},
                             {"name": "POD_NAME",
                              "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
-                    "volumeMounts": [{"name": "kube-api-access-x7k2p", "readOnly": True,
-                                      "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+                    "volumeMounts": [{
+                        "name": "kube-api-access-x7k2p", "readOnly": True,
+                        "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
                 },
                 {"name": "log-router", "image": "fluent-bit:3.0",
                  "volumeMounts": [{"name": "kube-api-access-x7k2p", "readOnly": True,

@@ -18,7 +18,7 @@ pub fn rfc3339_utc(unix_seconds: i64) -> String {
 
 /// Converts days since 1970-01-01 into a proleptic Gregorian (year, month, day), counting in
 /// 400-year eras so that leap years need no table.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
@@ -55,7 +55,7 @@ pub fn parse_rfc3339_utc(text: &str) -> Option<i64> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date: the inverse of `civil_from_days`.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let year_of_era = year.rem_euclid(400);
