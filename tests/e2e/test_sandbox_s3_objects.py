@@ -5,8 +5,9 @@ restart, including one killed without warning."""
 import hashlib
 import os
 import signal
+import subprocess
 
-from sandbox import error_response, module_sandbox, Sandbox
+from sandbox import Sandbox, error_response, module_sandbox, wait_until
 
 
 sandbox = module_sandbox("objects")
@@ -140,6 +141,12 @@ def test_pages_prefixes_and_keys_that_need_encoding(sandbox):
     assert bad_token["Error"]["Code"] == "InvalidArgument"
 
 
+def node_processes(sandbox):
+    """The pids of processes whose command line names the sandbox's data directory."""
+    found = subprocess.run(["pgrep", "-f", str(sandbox.data)], capture_output=True, text=True)
+    return found.stdout.split()
+
+
 def test_acknowledged_objects_survive_a_kill(tmp_path):
     sandbox = Sandbox(tmp_path).start()
     try:
@@ -150,6 +157,8 @@ def test_acknowledged_objects_survive_a_kill(tmp_path):
         s3.delete_object(Bucket="durable", Key="object-00")
     finally:
         sandbox.stop(sig=signal.SIGKILL)
+    # The node's agent and metadata service notice that the sandbox is gone, and stop.
+    assert wait_until(lambda: not node_processes(sandbox)), node_processes(sandbox)
     sandbox.start()
     try:
         s3 = sandbox.s3()

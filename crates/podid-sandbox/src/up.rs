@@ -299,6 +299,8 @@ fn node_env(data: &DataDir, identity: &Identity) -> Vec<(String, String)> {
         ("AWS_REGION".into(), identity.region.clone()),
         ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ("HOME".into(), data.node().display().to_string()),
+        // They stop on their own if the sandbox is killed outright.
+        ("PODID_EXIT_WITH_PARENT".into(), "1".into()),
     ];
     if let Ok(path) = std::env::var("PATH") {
         env.push(("PATH".into(), path));
