@@ -5,7 +5,7 @@ import json
 import botocore.exceptions
 import pytest
 
-from conftest import Processes, free_port, pod_env
+from conftest import Processes, free_port, pod_env, wait_for_file_text
 from control_plane import (MOTO_ACCOUNT, Moto, RecordingProxy, Server, session_tags)
 from issuer import Issuer, agent_claims, jwks, pod_claims
 
@@ -227,6 +227,8 @@ def test_each_exchange_is_audited_and_no_secret_is_logged(plane):
     token = plane.issuer.sign(pod_claims())
     answer = exchange(plane, token)
     refusal(plane, plane.issuer.sign(pod_claims(node="node-2")))
+    # Log lines reach the file in batches, a moment after they are written.
+    wait_for_file_text(plane.server.log, "pod identity exchange", plane.server.process)
     log = plane.server.log.read_text()
     audit = [line for line in log.splitlines() if "pod identity exchange" in line]
     assert len(audit) == 1, log
@@ -248,7 +250,7 @@ def test_a_pods_session_is_reused_until_half_its_lifetime(plane):
     other_pod = exchange(plane, plane.issuer.sign(pod_claims(pod="another")))
     assert other_pod["credentials"]["accessKeyId"] != first["credentials"]["accessKeyId"]
     assert len(plane.proxy.assume_role_calls()) == 2
-    assert "outcome=\"reused\"" in plane.server.log.read_text()
+    wait_for_file_text(plane.server.log, "outcome=\"reused\"", plane.server.process)
 
 
 def test_trust_conditions_see_the_cluster_and_the_session_tags(plane):

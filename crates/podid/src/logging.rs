@@ -1,9 +1,24 @@
 //! Log set-up: human-readable lines on stderr.
 
+use std::sync::OnceLock;
+
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::log_writer::BatchedStderr;
+
+/// The log's writer, once logging is set up.
+static WRITER: OnceLock<BatchedStderr> = OnceLock::new();
+
+/// Writes the log lines not yet written; called before the process exits or prints an error
+/// of its own, so lines keep their order.
+pub fn flush() {
+    if let Some(writer) = WRITER.get() {
+        writer.flush();
+    }
+}
 
 /// Parses `-v/--verbosity`: a number as the AWS agent takes it, or a level name.
 pub fn parse_level(verbosity: &str) -> Result<LevelFilter, String> {
@@ -24,6 +39,7 @@ pub fn parse_level(verbosity: &str) -> Result<LevelFilter, String> {
 /// Installs the subscriber. The AWS SDK's own logs stay at warn unless tracing is asked for,
 /// since its debug output describes every retry and connection.
 pub fn init(level: LevelFilter) {
+    let writer = WRITER.get_or_init(BatchedStderr::start).clone();
     let sdk_level = if level == LevelFilter::TRACE {
         LevelFilter::DEBUG
     } else {
@@ -42,7 +58,7 @@ pub fn init(level: LevelFilter) {
     // Colours only for a person at a terminal; log collectors get plain text.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let format = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .with_ansi(colour);
     tracing_subscriber::registry()

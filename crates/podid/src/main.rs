@@ -2,6 +2,7 @@
 
 mod agent_command;
 mod cli;
+mod log_writer;
 mod logging;
 mod runtime;
 mod sandbox_command;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Server(server) => server_command::serve(&server),
         Command::Sandbox(sandbox) => sandbox_command::run(sandbox),
     };
+    logging::flush();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
