@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use podid_core::associations::Association;
@@ -150,6 +150,9 @@ pub async fn assume_role<S: AssociationStore>(
         audit: &audit,
     };
     let session = session_for(state, &exchange, now).await?;
+    if let Some(answer) = session.answer.get() {
+        return Ok(answer.clone());
+    }
 
     let issued = &session.session;
     let credentials = &issued.credentials;
@@ -174,12 +177,15 @@ pub async fn assume_role<S: AssociationStore>(
             expiration: credentials.expiration().secs() as f64,
         },
     };
-    serde_json::to_string(&response).map_err(|e| {
+    let answer = serde_json::to_string(&response).map_err(|e| {
         ApiError::eks_auth(
             ErrorCode::InternalServer,
             format!("encoding the response: {e}"),
         )
-    })
+    })?;
+    // Another exchange for the same session may have rendered it meanwhile: the same bytes.
+    let _ = session.answer.set(answer.clone());
+    Ok(answer)
 }
 
 /// What one exchange is about, once the tokens are verified and the association found.
@@ -249,6 +255,7 @@ async fn session_for<S: AssociationStore>(
                 name: cached.name.clone(),
                 issued_at: cached.issued_at,
                 trust: verdict,
+                answer: OnceLock::new(),
             }
         }
         None => {
@@ -263,6 +270,7 @@ async fn session_for<S: AssociationStore>(
                 name,
                 issued_at: now,
                 trust: verdict,
+                answer: OnceLock::new(),
             }
         }
     };
