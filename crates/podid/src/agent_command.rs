@@ -22,11 +22,12 @@ struct Validated {
     agent: AgentConfig,
     upstream: EksAuthSettings,
     level: LevelFilter,
+    log_format: logging::Format,
 }
 
 pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     let config = validate(args).map_err(Failure::usage)?;
-    logging::init(config.level);
+    logging::init(config.level, config.log_format);
     runtime()?.block_on(async {
         // Watch for signals before anything is bound, so that a SIGTERM arriving during start-up
         // is a graceful stop too.
@@ -52,7 +53,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
 }
 
 pub fn init(args: &InitArgs) -> Result<(), Failure> {
-    logging::init(LevelFilter::INFO);
+    logging::init(LevelFilter::INFO, logging::Format::Text);
     let choice = match &args.link {
         Some(link) => LinkChoice::Existing(link.clone()),
         None => LinkChoice::Dummy(args.dummy_name.clone()),
@@ -85,6 +86,7 @@ fn validate(args: &ServeArgs) -> Result<Validated, String> {
         .ok_or("missing --cluster-name (-c): the name of the cluster this node belongs to")?;
     validate_cluster_name(cluster_name)?;
     let level = logging::parse_level(&args.verbosity)?;
+    let log_format = logging::parse_format(&args.log_format)?;
 
     let credential_addresses = args
         .bind_hosts
@@ -128,6 +130,7 @@ fn validate(args: &ServeArgs) -> Result<Validated, String> {
         agent,
         upstream,
         level,
+        log_format,
     })
 }
 

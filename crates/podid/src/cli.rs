@@ -155,6 +155,10 @@ pub struct ServerArgs {
     /// Log level: 0 (info), 1 (debug), 2 (trace), or a name: error, warn, info, debug, trace
     #[arg(short = 'v', long, default_value = "info")]
     pub verbosity: String,
+
+    /// Log lines as readable text or as one JSON object a line
+    #[arg(long, default_value = "text", value_name = "text|json")]
+    pub log_format: String,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +231,10 @@ pub struct ServeArgs {
     /// Log level: 0 (info), 1 (debug), 2 (trace), or a name: error, warn, info, debug, trace
     #[arg(short = 'v', long, default_value = "info")]
     pub verbosity: String,
+
+    /// Log lines as readable text or as one JSON object a line
+    #[arg(long, default_value = "text", value_name = "text|json")]
+    pub log_format: String,
 }
 
 #[derive(Debug, Clone, Args)]

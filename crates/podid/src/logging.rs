@@ -36,9 +36,27 @@ pub fn parse_level(verbosity: &str) -> Result<LevelFilter, String> {
     })
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One readable line per event, coloured at a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Parses `--log-format`.
+pub fn parse_format(format: &str) -> Result<Format, String> {
+    match format.trim().to_ascii_lowercase().as_str() {
+        "text" => Ok(Format::Text),
+        "json" => Ok(Format::Json),
+        other => Err(format!("invalid --log-format {other:?}: use text or json")),
+    }
+}
+
 /// Installs the subscriber. The AWS SDK's own logs stay at warn unless tracing is asked for,
 /// since its debug output describes every retry and connection.
-pub fn init(level: LevelFilter) {
+pub fn init(level: LevelFilter, format: Format) {
     let writer = WRITER.get_or_init(BatchedStderr::start).clone();
     let sdk_level = if level == LevelFilter::TRACE {
         LevelFilter::DEBUG
@@ -57,12 +75,22 @@ pub fn init(level: LevelFilter) {
         .with_target("rustls", LevelFilter::WARN);
     // Colours only for a person at a terminal; log collectors get plain text.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let format = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
-        .with_target(false)
-        .with_ansi(colour);
+    let text = (format == Format::Text).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(writer.clone())
+            .with_target(false)
+            .with_ansi(colour)
+    });
+    let json = (format == Format::Json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(writer)
+            .with_target(false)
+    });
     tracing_subscriber::registry()
         .with(filter)
-        .with(format)
+        .with(text)
+        .with(json)
         .init();
 }

@@ -116,7 +116,7 @@ fn start(data: DataDir, args: &UpArgs) -> Result<(), Failure> {
         require_imdsv2: args.require_imdsv2,
         podid,
     };
-    logging::init(level);
+    logging::init(level, logging::Format::Text);
     runtime()?.block_on(async {
         let shutdown = shutdown_signal();
         up(options, shutdown).await.map_err(Failure::runtime)
@@ -136,7 +136,10 @@ fn token_request(args: &TokenArgs) -> Result<TokenRequest, Failure> {
 }
 
 fn imds(config: &std::path::Path) -> Result<(), Failure> {
-    logging::init(tracing::level_filters::LevelFilter::INFO);
+    logging::init(
+        tracing::level_filters::LevelFilter::INFO,
+        logging::Format::Text,
+    );
     let (listen, service) = podid_sandbox::node_imds::service(config).map_err(Failure::usage)?;
     runtime()?.block_on(async {
         let shutdown = shutdown_signal();

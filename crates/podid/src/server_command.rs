@@ -13,6 +13,7 @@ use crate::runtime::{runtime, shutdown_signal};
 
 pub fn serve(args: &ServerArgs) -> Result<(), Failure> {
     let level = logging::parse_level(&args.verbosity).map_err(Failure::usage)?;
+    let format = logging::parse_format(&args.log_format).map_err(Failure::usage)?;
     let config = ServerConfig::load(&PathBuf::from(&args.config))
         .map_err(|error| Failure::usage(error.to_string()))?;
     let tls = config
@@ -21,7 +22,7 @@ pub fn serve(args: &ServerArgs) -> Result<(), Failure> {
         .map(tls::acceptor)
         .transpose()
         .map_err(Failure::usage)?;
-    logging::init(level);
+    logging::init(level, format);
     runtime()?.block_on(async {
         let shutdown_signal = shutdown_signal();
         let store =

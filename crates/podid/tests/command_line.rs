@@ -74,6 +74,10 @@ fn bad_flags_are_refused_before_anything_starts() {
             &["agent", "-c", "x", "--metrics-address", "any"],
             "invalid --metrics-address",
         ),
+        (
+            &["agent", "-c", "x", "--log-format", "yaml"],
+            "invalid --log-format \"yaml\": use text or json",
+        ),
     ];
     for (args, message) in cases {
         assert_usage_error(args, message);
@@ -102,10 +106,18 @@ fn an_ipv4_address_missing_from_the_node_stops_the_agent_with_a_hint() {
     assert!(stderr.contains("run `podid agent init` first"), "{stderr}");
 }
 
-#[test]
-fn sigterm_stops_the_agent_cleanly() {
+/// An agent on loopback ports with the given extra flags; its stderr, read up to the line that
+/// says it is ready.
+struct RunningAgent {
+    child: std::process::Child,
+    log: BufReader<std::process::ChildStderr>,
+    port: u16,
+    started: String,
+}
+
+fn start_agent(extra: &[&str]) -> RunningAgent {
     let (port, probe, metrics) = (free_port(), free_port(), free_port());
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_podid"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_podid"))
         .args(["agent", "server", "-c", "eksdemo1", "-b", "127.0.0.1"])
         .args(["-p", &port.to_string(), "--probe-port", &probe.to_string()])
         .args([
@@ -114,33 +126,79 @@ fn sigterm_stops_the_agent_cleanly() {
             "--metrics-port",
             &metrics.to_string(),
         ])
+        .args(extra)
         .env_clear()
         .env("AWS_REGION", "us-west-2")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the agent");
-    let mut log = BufReader::new(agent.stderr.take().unwrap());
-    let mut seen = String::new();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut started = String::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !seen.contains("agent ready") && Instant::now() < deadline {
+    while !started.contains("agent ready") && Instant::now() < deadline {
         let mut line = String::new();
         if log.read_line(&mut line).unwrap() == 0 {
             break;
         }
-        seen.push_str(&line);
+        started.push_str(&line);
     }
-    assert!(seen.contains("agent ready"), "{seen}");
-    assert!(seen.contains(&format!("127.0.0.1:{port}")), "{seen}");
+    assert!(started.contains("agent ready"), "{started}");
+    RunningAgent {
+        child,
+        log,
+        port,
+        started,
+    }
+}
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &agent.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = agent.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut log, &mut rest).unwrap();
+impl RunningAgent {
+    /// Sends SIGTERM; the exit status and the rest of the log.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.log, &mut rest).unwrap();
+        (status, rest)
+    }
+}
+
+#[test]
+fn sigterm_stops_the_agent_cleanly() {
+    let agent = start_agent(&[]);
+    let port = agent.port;
+    assert!(
+        agent.started.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        agent.started
+    );
+    let (status, rest) = agent.terminate();
     assert!(status.success(), "{status}: {rest}");
     assert!(rest.contains("shutting down"), "{rest}");
+}
+
+#[test]
+fn json_logs_are_one_object_a_line() {
+    let agent = start_agent(&["--log-format", "json"]);
+    let started = agent.started.clone();
+    let (status, rest) = agent.terminate();
+    assert!(status.success(), "{status}: {rest}");
+    let lines: Vec<&str> = started.lines().chain(rest.lines()).collect();
+    assert!(lines.len() >= 3, "{lines:?}");
+    for line in &lines {
+        let event: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|error| panic!("not a JSON object: {line:?}: {error}"));
+        assert!(event["timestamp"].is_string(), "{line}");
+        assert!(event["level"].is_string(), "{line}");
+        assert!(event["message"].is_string(), "{line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("\"message\":\"agent ready\""))
+    );
 }
