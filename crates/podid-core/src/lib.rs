@@ -12,5 +12,6 @@ pub mod pod_mutation;
 pub mod secret;
 pub mod time;
 pub mod token;
+pub mod uuid;
 
 pub use secret::Secret;

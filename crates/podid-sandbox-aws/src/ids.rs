@@ -78,14 +78,7 @@ pub fn new_secret_access_key() -> Result<String, RandomError> {
 
 /// A request id for response metadata: a version 4 UUID.
 pub fn request_id() -> String {
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        fastrand::u32(..),
-        fastrand::u16(..),
-        fastrand::u16(..0x1000),
-        0x8000 | fastrand::u16(..0x4000),
-        fastrand::u64(..1 << 48)
-    )
+    podid_core::uuid::uuid_v4(fastrand::u128(..))
 }
 
 #[cfg(test)]

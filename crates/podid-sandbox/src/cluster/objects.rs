@@ -148,14 +148,7 @@ pub fn with_identity(mut object: Value, now: i64) -> Value {
 
 /// A version 4 UUID, as Kubernetes gives objects.
 pub fn new_uid() -> String {
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        fastrand::u32(..),
-        fastrand::u16(..),
-        fastrand::u16(..0x1000),
-        0x8000 | fastrand::u16(..0x4000),
-        fastrand::u64(..1 << 48)
-    )
+    podid_core::uuid::uuid_v4(fastrand::u128(..))
 }
 
 impl ClusterObjects {

@@ -396,14 +396,7 @@ fn find_association<S: AssociationStore>(
 
 /// `eks-<cluster>-<pod>-<uuid>`, cut to STS's 64 characters.
 pub fn session_name(cluster: &str, pod: &str) -> String {
-    let uuid = format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        fastrand::u32(..),
-        fastrand::u16(..),
-        fastrand::u16(..0x1000),
-        0x8000 | fastrand::u16(..0x4000),
-        fastrand::u64(..1 << 48)
-    );
+    let uuid = podid_core::uuid::uuid_v4(fastrand::u128(..));
     format!("eks-{cluster}-{pod}-{uuid}")
         .chars()
         .take(64)
