@@ -52,7 +52,8 @@ pub const NODE_POLICIES: [&str; 3] = [
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 ];
 
-const NODE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const NODE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+    "Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 /// The user `name` with AdministratorAccess and one access key.
 pub fn administrator(
@@ -247,10 +248,9 @@ mod tests {
         assert_ne!(service_key(&store, "ec2.amazonaws.com").unwrap(), pods);
 
         let role = node_role(&store, "eksdemo1", "eksdemo1", 0).unwrap();
+        let eksctl_name = "eksctl-eksdemo1-nodegroup-eksdemo1-NodeInstanceRole-";
         assert!(
-            role.starts_with(
-                "arn:aws:iam::111122223333:role/eksctl-eksdemo1-nodegroup-eksdemo1-NodeInstanceRole-"
-            ),
+            role.starts_with(&format!("arn:aws:iam::111122223333:role/{eksctl_name}")),
             "{role}"
         );
         assert_eq!(node_role(&store, "eksdemo1", "eksdemo1", 0).unwrap(), role);

@@ -5,7 +5,9 @@ use crate::bootstrap::administrator;
 use crate::caller::identify;
 use crate::sessions::SessionKeys;
 
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+    "Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole",
+    "sts:TagSession"]}]}"#;
 
 struct Account {
     _dir: tempfile::TempDir,
@@ -165,7 +167,8 @@ fn managed_policies_attach_and_block_deletion() {
 #[test]
 fn customer_policies_have_versions() {
     let account = account();
-    let document = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
+    let document = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject",
+        "Resource":"*"}}"#;
     let created = account
         .call(&[
             ("Action", "CreatePolicy"),

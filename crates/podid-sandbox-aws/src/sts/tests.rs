@@ -6,7 +6,9 @@ use crate::caller::identify;
 use crate::model::Role;
 
 const NOW: i64 = 1_700_000_000;
-const POD_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
+const POD_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+    "Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole",
+    "sts:TagSession"]}]}"#;
 
 struct Account {
     _dir: tempfile::TempDir,
@@ -148,7 +150,8 @@ fn pod_identity_assumes_a_role_that_trusts_it_with_tags() {
 #[test]
 fn tags_need_tag_session_in_the_trust_policy() {
     let account = account();
-    let no_tags = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let no_tags = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Principal":{"Service":"pods.eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let role = account.role("untagged", no_tags);
     let service = account.pod_identity();
     let base = [
@@ -171,7 +174,9 @@ fn tags_need_tag_session_in_the_trust_policy() {
 #[test]
 fn a_role_trusting_the_account_also_needs_identity_permission() {
     let account = account();
-    let by_account = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#;
+    let by_account = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Principal":{"AWS":"arn:aws:iam::111122223333:root"},
+        "Action":"sts:AssumeRole"}]}"#;
     let role = account.role("shared", by_account);
     let admin = administrator(&account.store, "admin", 0).unwrap();
     let admin = account.caller(&admin.access_key_id, None);
@@ -192,7 +197,10 @@ fn a_role_trusting_the_account_also_needs_identity_permission() {
 fn chained_sessions_carry_transitive_tags_and_last_an_hour() {
     let account = account();
     let first = account.role("first", POD_TRUST);
-    let chained_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/first"},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"sts:ExternalId":"ext-1"}}}]}"#;
+    let chained_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Principal":{"AWS":"arn:aws:iam::111122223333:role/first"},
+        "Action":["sts:AssumeRole","sts:TagSession"],
+        "Condition":{"StringEquals":{"sts:ExternalId":"ext-1"}}}]}"#;
     let target = account.role("target", chained_trust);
     let service = account.pod_identity();
     let mut ask = vec![

@@ -35,7 +35,7 @@ fn mutated_pod() -> Value {
                     {"name": "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                      "value": "http://169.254.170.23/v1/credentials"},
                     {"name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                     "value": "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token"},
+                     "value": podid_core::pod_mutation::TOKEN_FILE},
                     {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                 ],
                 "volumeMounts": [{"name": "eks-pod-identity-token", "readOnly": true,
