@@ -14,6 +14,33 @@ use crate::reads::*;
 use crate::service::{FileStore, MAX_OBJECT_SIZE, READ_WHOLE_LIMIT};
 use crate::shapes::*;
 
+/// GetObject's or HeadObject's answer: the object's headers, which both carry under the same
+/// field names, and the fields given.
+macro_rules! object_output {
+    ($output:ident { $($field:ident: $value:expr),* }, $meta:expr, $span:expr) => {{
+        let meta: &ObjectMeta = $meta;
+        let span: Option<std::ops::Range<u64>> = $span;
+        let length = span.as_ref().map_or(meta.size, |span| span.end - span.start);
+        let headers = &meta.headers;
+        $output {
+            $($field: $value,)*
+            accept_ranges: Some("bytes".to_owned()),
+            cache_control: headers.cache_control.clone(),
+            content_disposition: headers.content_disposition.clone(),
+            content_encoding: headers.content_encoding.clone(),
+            content_language: headers.content_language.clone(),
+            content_length: Some(i64::try_from(length).unwrap_or(i64::MAX)),
+            content_range: span
+                .map(|span| format!("bytes {}-{}/{}", span.start, span.end - 1, meta.size)),
+            content_type: headers.content_type.clone(),
+            e_tag: Some(etag(meta)),
+            last_modified: Some(timestamp(meta.modified_ms)),
+            metadata: metadata_out(meta),
+            ..$output::default()
+        }
+    }};
+}
+
 pub async fn put_object(
     files: &FileStore,
     req: S3Request<PutObjectInput>,
@@ -107,23 +134,11 @@ pub async fn get_object(
             StreamingBlob::wrap(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024))
         }
     };
-    let headers = &meta.headers;
-    Ok(S3Response::new(GetObjectOutput {
-        accept_ranges: Some("bytes".to_owned()),
-        body: Some(body),
-        cache_control: headers.cache_control.clone(),
-        content_disposition: headers.content_disposition.clone(),
-        content_encoding: headers.content_encoding.clone(),
-        content_language: headers.content_language.clone(),
-        content_length: Some(i64::try_from(length).unwrap_or(i64::MAX)),
-        content_range: span
-            .map(|span| format!("bytes {}-{}/{}", span.start, span.end - 1, meta.size)),
-        content_type: headers.content_type.clone(),
-        e_tag: Some(etag(&meta)),
-        last_modified: Some(timestamp(meta.modified_ms)),
-        metadata: metadata_out(&meta),
-        ..GetObjectOutput::default()
-    }))
+    Ok(S3Response::new(object_output!(
+        GetObjectOutput { body: Some(body) },
+        &meta,
+        span
+    )))
 }
 
 pub async fn head_object(
@@ -138,25 +153,11 @@ pub async fn head_object(
     let meta = &found.meta;
     conditions_of!(input).check(meta)?;
     let span = range_of(input.range.as_ref(), meta.size)?;
-    let length = span
-        .as_ref()
-        .map_or(meta.size, |span| span.end - span.start);
-    let headers = &meta.headers;
-    Ok(S3Response::new(HeadObjectOutput {
-        accept_ranges: Some("bytes".to_owned()),
-        cache_control: headers.cache_control.clone(),
-        content_disposition: headers.content_disposition.clone(),
-        content_encoding: headers.content_encoding.clone(),
-        content_language: headers.content_language.clone(),
-        content_length: Some(i64::try_from(length).unwrap_or(i64::MAX)),
-        content_range: span
-            .map(|span| format!("bytes {}-{}/{}", span.start, span.end - 1, meta.size)),
-        content_type: headers.content_type.clone(),
-        e_tag: Some(etag(meta)),
-        last_modified: Some(timestamp(meta.modified_ms)),
-        metadata: metadata_out(meta),
-        ..HeadObjectOutput::default()
-    }))
+    Ok(S3Response::new(object_output!(
+        HeadObjectOutput {},
+        meta,
+        span
+    )))
 }
 
 pub async fn delete_object(
