@@ -18,7 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve AWS credentials to the pods of this node (see `podid agent init` for its addresses)
     Agent(Box<AgentArgs>),
-    /// Serve the EKS pod identity association API for the clusters of a configuration file
+    /// Serve EKS Auth, the pod identity association API and the admission webhook for the clusters
+    /// of a configuration file
     Server(ServerArgs),
     /// A local cluster and a local AWS, to replay the pod identity flow on one machine
     Sandbox(SandboxArgs),
