@@ -18,7 +18,12 @@ use podid_sandbox_aws::sessions::SessionKeys;
 use podid_sandbox_aws::store::AccountStore;
 use podid_sigv4::{Credentials, SigningParams, sign_request};
 
-static NOW: AtomicI64 = AtomicI64::new(1_700_000_000);
+const START: i64 = 1_700_000_000;
+
+/// The endpoint's clock and the signers': one for the whole test binary, so the tests that run
+/// an endpoint take turns (`ONE_AT_A_TIME`) and each starts it over.
+static NOW: AtomicI64 = AtomicI64::new(START);
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn now() -> i64 {
     NOW.load(Ordering::SeqCst)
@@ -59,9 +64,12 @@ struct Running {
     eks_calls: Arc<AtomicUsize>,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::watch::Sender<bool>,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 async fn start() -> Running {
+    let turn = ONE_AT_A_TIME.lock().await;
+    NOW.store(START, Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(AccountStore::open(&dir.path().join("iam.json"), "111122223333").unwrap());
     let admin = administrator(&store, "admin", now()).unwrap();
@@ -87,6 +95,7 @@ async fn start() -> Running {
         eks_calls,
         _dir: dir,
         _stop: stop,
+        _turn: turn,
     }
 }
 
@@ -133,7 +142,11 @@ async fn send(
 
 fn field<'x>(xml: &'x str, tag: &str) -> &'x str {
     let open = format!("<{tag}>");
-    xml.split(&open).nth(1).unwrap().split('<').next().unwrap()
+    let after = xml
+        .split(&open)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no <{tag}> in {xml}"));
+    after.split('<').next().unwrap_or_default()
 }
 
 #[tokio::test]
