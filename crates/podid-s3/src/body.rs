@@ -104,6 +104,15 @@ async fn copy_into(
     Ok((size, md5.finalize().into()))
 }
 
+/// Reads a body to its end and drops it, for a request refused before its body was needed: a
+/// client that sent `Expect: 100-continue` may send the body anyway, and what it sends must not
+/// be left on the connection for the next request.
+pub async fn drain(body: Option<StreamingBlob>) {
+    if let Some(mut body) = body {
+        while let Some(Ok(_)) = body.next().await {}
+    }
+}
+
 fn decode_md5(value: &str) -> S3Result<[u8; 16]> {
     base64::engine::general_purpose::STANDARD
         .decode(value.trim())

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use crate::body::{internal, receive};
+use crate::body::{drain, internal, receive};
 use crate::object_file::{self, ObjectMeta};
 use crate::reads::*;
 use crate::service::{FileStore, MAX_OBJECT_SIZE, READ_WHOLE_LIMIT};
@@ -46,10 +46,10 @@ pub async fn put_object(
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let input = req.input;
-    files
-        .store
-        .require_bucket(&input.bucket)
-        .map_err(store_error)?;
+    if let Err(missing) = files.store.require_bucket(&input.bucket) {
+        drain(input.body).await;
+        return Err(store_error(missing));
+    }
     if input
         .content_length
         .is_some_and(|length| u64::try_from(length).unwrap_or(0) > MAX_OBJECT_SIZE)

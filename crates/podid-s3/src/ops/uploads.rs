@@ -3,7 +3,7 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use crate::body::receive;
+use crate::body::{drain, receive};
 use crate::multipart::{self, MAX_PART_NUMBER, Upload};
 use crate::service::{FileStore, MAX_OBJECT_SIZE};
 use crate::shapes::*;
@@ -52,11 +52,15 @@ pub async fn upload_part(
         ));
     }
     let (upload_id, bucket, key) = (input.upload_id.clone(), input.bucket, input.key);
-    files
+    let found = files
         .blocking(move |store| {
             multipart::find(store, &upload_id, &bucket, &key).map_err(upload_error)
         })
-        .await?;
+        .await;
+    if let Err(error) = found {
+        drain(input.body).await;
+        return Err(error);
+    }
     let received = receive(
         &files.store,
         input.body,
