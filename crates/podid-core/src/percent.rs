@@ -40,10 +40,19 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 /// Encodes every byte but RFC 3986's unreserved characters (`A-Z a-z 0-9 - _ . ~`), as IAM
 /// encodes the policy documents it returns.
 pub fn percent_encode(text: &str) -> String {
+    encode_except(text, b"-_.~")
+}
+
+/// As [`percent_encode`], but leaving `/` as it is: S3's `url` encoding of key names.
+pub fn percent_encode_path(text: &str) -> String {
+    encode_except(text, b"-_.~/")
+}
+
+fn encode_except(text: &str, unencoded: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut encoded = String::with_capacity(text.len() * 3);
     for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+        if byte.is_ascii_alphanumeric() || unencoded.contains(&byte) {
             encoded.push(char::from(byte));
         } else {
             encoded.push('%');
@@ -74,6 +83,7 @@ mod tests {
             "%7B%22a%20b%22%3A%20%22%C3%A9%2F~-_.%22%7D"
         );
         assert_eq!(percent_decode(&percent_encode(text), false), text);
+        assert_eq!(percent_encode_path("odd/a b/ü+%"), "odd/a%20b/%C3%BC%2B%25");
     }
 
     #[test]

@@ -21,24 +21,10 @@ impl Names {
 
     pub fn show(&self, name: &str) -> String {
         match self.url {
-            true => url_encode(name),
+            true => podid_core::percent::percent_encode_path(name),
             false => name.to_owned(),
         }
     }
-}
-
-/// S3's `url` encoding of names in listings: RFC 3986's unreserved characters and `/` as they
-/// are, every other byte percent-encoded.
-pub fn url_encode(name: &str) -> String {
-    let mut encoded = String::with_capacity(name.len());
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 pub fn objects_out(page: &listing::Page, names: &Names) -> Option<ObjectList> {

@@ -59,11 +59,8 @@ impl Launcher {
         ))
     }
 
-    /// Starts a long-running process of the node, its output in `logs/<name>.log`. One left
-    /// running by a sandbox that was killed outright is stopped first: it would hold the ports.
+    /// Starts a long-running process of the node, its output in `logs/<name>.log`.
     pub fn start(&self, name: &'static str, args: &[String]) -> Result<NodeProcess, String> {
-        let pid_file = self.logs.join(format!("{name}.pid"));
-        stop_leftover(&pid_file);
         let log = self.logs.join(format!("{name}.log"));
         let file = std::fs::File::create(&log)
             .map_err(|e| format!("cannot write {}: {e}", log.display()))?;
@@ -78,20 +75,6 @@ impl Launcher {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start the node's {name}: {e}"))?;
-        if let Some(pid) = child.id() {
-            // The command line the kernel will show for the process (`ip netns exec` executes
-            // podid in its own place), to recognise it by later.
-            let mut record = format!("{pid}\n").into_bytes();
-            for arg in
-                std::iter::once(self.podid.as_os_str()).chain(args.iter().map(|a| a.as_ref()))
-            {
-                record.extend_from_slice(arg.as_encoded_bytes());
-                record.push(0);
-            }
-            if let Err(error) = std::fs::write(&pid_file, record) {
-                tracing::warn!(path = %pid_file.display(), %error, "cannot record a node pid");
-            }
-        }
         Ok(NodeProcess { name, log, child })
     }
 }
@@ -122,42 +105,6 @@ impl NodeProcess {
     /// The end of the process's log, to show why it stopped.
     pub fn log_tail(&self) -> String {
         tail(&self.log, 10)
-    }
-}
-
-/// Kills the process a pid file names, if it is still the process that was started: the same
-/// pid with the same command line, so a reused pid is never touched.
-fn stop_leftover(pid_file: &Path) {
-    let Ok(record) = std::fs::read(pid_file) else {
-        return;
-    };
-    let _ = std::fs::remove_file(pid_file);
-    let Some(newline) = record.iter().position(|b| *b == b'\n') else {
-        return;
-    };
-    let (pid, cmdline) = (&record[..newline], &record[newline + 1..]);
-    let Some(pid) = std::str::from_utf8(pid)
-        .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-    else {
-        return;
-    };
-    let proc_dir = format!("/proc/{pid}");
-    let running = std::fs::read(format!("{proc_dir}/cmdline")).unwrap_or_default();
-    if cmdline.is_empty() || running != cmdline || pid == std::process::id() {
-        return;
-    }
-    tracing::warn!(pid, "stopping a node process left by an earlier sandbox");
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status();
-    for _ in 0..50 {
-        let state = std::fs::read_to_string(format!("{proc_dir}/stat")).unwrap_or_default();
-        // Gone, or a zombie waiting for its new parent to reap it: either way its ports are free.
-        if state.is_empty() || state.contains(") Z ") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

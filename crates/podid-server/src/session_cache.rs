@@ -1,7 +1,7 @@
 //! Sessions issued recently, handed out again to the same pod while they are fresh.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::sessions::{IssuedSession, TrustVerdict};
 
@@ -25,9 +25,6 @@ pub struct CachedSession {
     pub issued_at: i64,
     /// The trust check the session was last handed out under.
     pub trust: TrustVerdict,
-    /// The exchange's answer for this session, rendered the first time it is handed out: the
-    /// key fixes everything else the answer holds (subject, association, pod).
-    pub answer: OnceLock<String>,
 }
 
 impl CachedSession {

@@ -53,8 +53,7 @@ impl BatchedStderr {
 
     /// Writes whatever is buffered now.
     pub fn flush(&self) {
-        let batch = std::mem::take(&mut *self.shared.lock());
-        write_out(&batch);
+        write_buffered(&self.shared);
     }
 }
 
@@ -68,15 +67,18 @@ fn write_batches(shared: &Shared) {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
         std::thread::sleep(BATCH_WINDOW);
-        let batch = std::mem::take(&mut *shared.lock());
-        write_out(&batch);
+        write_buffered(shared);
     }
 }
 
-fn write_out(batch: &[u8]) {
+/// Writes out what is buffered. stderr is locked before the buffer is taken, so batches taken
+/// by different threads reach it in the order they were taken.
+fn write_buffered(shared: &Shared) {
+    let mut stderr = io::stderr().lock();
+    let batch = std::mem::take(&mut *shared.lock());
     if !batch.is_empty() {
         // Nowhere to report a failure to write the log.
-        let _ = io::stderr().lock().write_all(batch);
+        let _ = stderr.write_all(&batch);
     }
 }
 
@@ -89,9 +91,8 @@ impl Write for &BatchedStderr {
         let was_empty = buffer.is_empty();
         buffer.extend_from_slice(line);
         if buffer.len() >= MAX_BUFFERED {
-            let batch = std::mem::take(&mut *buffer);
             drop(buffer);
-            write_out(&batch);
+            write_buffered(&self.shared);
         } else if was_empty {
             drop(buffer);
             self.shared.lines_waiting.notify_one();

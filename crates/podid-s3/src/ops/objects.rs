@@ -101,36 +101,36 @@ pub async fn get_object(
         .map_err(store_error)?;
     let bucket = input.bucket.clone();
     let range = input.range;
+    // Small reads are done here, off the runtime; larger ones are streamed from the file.
     let (opened, span, bytes) = files
         .blocking(move |store| {
             let opened = open(store, &bucket, &found)?;
-            let size = opened.meta.size;
-            let span = range_of(range.as_ref(), size)?.unwrap_or(0..size);
-            let length = span.end - span.start;
+            let span = range_of(range.as_ref(), opened.meta.size)?;
+            let whole = span.clone().unwrap_or(0..opened.meta.size);
             let mut bytes = None;
-            if length <= READ_WHOLE_LIMIT {
-                let mut buffer = vec![0u8; length as usize];
+            if whole.end - whole.start <= READ_WHOLE_LIMIT {
+                let mut buffer = vec![0u8; (whole.end - whole.start) as usize];
                 opened
                     .file
-                    .read_exact_at(&mut buffer, span.start)
+                    .read_exact_at(&mut buffer, whole.start)
                     .map_err(internal)?;
                 bytes = Some(Bytes::from(buffer));
             }
-            Ok((opened, range.map(|_| span.clone()), (bytes, span)))
+            Ok((opened, span, bytes))
         })
         .await?;
     let meta = Arc::clone(&opened.meta);
     conditions_of!(input).check(&meta)?;
-    let (bytes, whole) = bytes;
-    let length = whole.end - whole.start;
     let body = match bytes {
         Some(bytes) => StreamingBlob::wrap(futures_util::stream::once(async move {
             Ok::<_, std::io::Error>(bytes)
         })),
         None => {
+            let whole = span.clone().unwrap_or(0..meta.size);
             let mut file = opened.file;
             file.seek(SeekFrom::Start(whole.start)).map_err(internal)?;
-            let file = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), length);
+            let file = tokio::fs::File::from_std(file);
+            let file = tokio::io::AsyncReadExt::take(file, whole.end - whole.start);
             StreamingBlob::wrap(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024))
         }
     };

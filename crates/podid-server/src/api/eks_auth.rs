@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use podid_core::associations::Association;
@@ -150,10 +150,6 @@ pub async fn assume_role<S: AssociationStore>(
         audit: &audit,
     };
     let session = session_for(state, &exchange, now).await?;
-    if let Some(answer) = session.answer.get() {
-        return Ok(answer.clone());
-    }
-
     let issued = &session.session;
     let credentials = &issued.credentials;
     let response = AssumeRoleForPodIdentityResponse {
@@ -177,15 +173,12 @@ pub async fn assume_role<S: AssociationStore>(
             expiration: credentials.expiration().secs() as f64,
         },
     };
-    let answer = serde_json::to_string(&response).map_err(|e| {
+    serde_json::to_string(&response).map_err(|e| {
         ApiError::eks_auth(
             ErrorCode::InternalServer,
             format!("encoding the response: {e}"),
         )
-    })?;
-    // Another exchange for the same session may have rendered it meanwhile: the same bytes.
-    let _ = session.answer.set(answer.clone());
-    Ok(answer)
+    })
 }
 
 /// What one exchange is about, once the tokens are verified and the association found.
@@ -255,7 +248,6 @@ async fn session_for<S: AssociationStore>(
                 name: cached.name.clone(),
                 issued_at: cached.issued_at,
                 trust: verdict,
-                answer: OnceLock::new(),
             }
         }
         None => {
@@ -270,7 +262,6 @@ async fn session_for<S: AssociationStore>(
                 name,
                 issued_at: now,
                 trust: verdict,
-                answer: OnceLock::new(),
             }
         }
     };
