@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use aws_sdk_eksauth::config::retry::RetryConfig;
-use aws_sdk_eksauth::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_eksauth::config::{BehaviorVersion, Credentials, ProvideCredentials, Region};
 use podid_agent::cache::CacheSettings;
 use podid_agent::clock::Clock;
-use podid_agent::upstream::EksAuthClient;
+use podid_agent::upstream::{EksAuthClient, RotatingSharedCredentials};
 use podid_agent::{AgentConfig, RunningAgent, start};
 use support::raw_http::{Reply, get_credentials, send};
 use support::{eks_auth, tokens};
@@ -17,16 +17,18 @@ use support::{eks_auth, tokens};
 const LOOPBACK_ANY_PORT: &str = "127.0.0.1:0";
 
 async fn agent_against(upstream: SocketAddr) -> RunningAgent {
+    let node_keys = Credentials::new("AKIDNODE", "node-secret", None, None, "test");
+    agent_signing_with(upstream, node_keys).await
+}
+
+async fn agent_signing_with(
+    upstream: SocketAddr,
+    node_credentials: impl ProvideCredentials + 'static,
+) -> RunningAgent {
     let sdk_config = aws_sdk_eksauth::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new(
-            "AKIDNODE",
-            "node-secret",
-            None,
-            None,
-            "test",
-        ))
+        .credentials_provider(node_credentials)
         .endpoint_url(format!("http://{upstream}"))
         .retry_config(
             RetryConfig::standard()
@@ -286,4 +288,67 @@ async fn shutdown_finishes_requests_in_flight() {
         tokio::net::TcpStream::connect(address).await.is_err(),
         "no longer accepting"
     );
+}
+
+#[tokio::test]
+async fn rotating_credentials_sign_with_the_file_as_it_is_now() {
+    let (upstream, recorder) = eks_auth::start().await;
+    let dir = std::env::temp_dir().join(format!("podid-agent-rotation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("credentials");
+    let write_keys = |key_id: &str| {
+        let text = format!(
+            "[default]\naws_access_key_id = {key_id}\naws_secret_access_key = secret-of-{key_id}\n\
+             aws_session_token = session-of-{key_id}\n"
+        );
+        std::fs::write(&file, text).unwrap();
+    };
+    write_keys("ASIAFIRSTKEY");
+    // A reading valid for less than the SDK cache's safety margin counts as expired at once,
+    // so every call reads the file again and the test need not wait for the minute to pass.
+    let provider = RotatingSharedCredentials::new(&file, Duration::from_secs(1));
+    let agent = agent_signing_with(upstream, provider).await;
+    let address = agent.credential_addresses[0];
+
+    let first = get_credentials(address, Some(&tokens::for_pod("first-pod"))).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    write_keys("ASIASECONDKEY");
+    let second = get_credentials(address, Some(&tokens::for_pod("second-pod"))).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+
+    let signed_with: Vec<String> = recorder
+        .calls()
+        .iter()
+        .map(|call| call.authorization.clone())
+        .collect();
+    assert_eq!(signed_with.len(), 2, "{signed_with:?}");
+    assert!(
+        signed_with[0].contains("Credential=ASIAFIRSTKEY/"),
+        "{}",
+        signed_with[0]
+    );
+    assert!(
+        signed_with[1].contains("Credential=ASIASECONDKEY/"),
+        "{}",
+        signed_with[1]
+    );
+
+    std::fs::write(&file, "[default]\naws_access_key_id = ASIATHIRDKEY\n").unwrap();
+    let refused = get_credentials(address, Some(&tokens::for_pod("third-pod"))).await;
+    assert_refused(
+        &refused,
+        503,
+        "ServiceUnavailable",
+        "the agent has no AWS credentials to sign with: ",
+    );
+    assert!(
+        refused
+            .body
+            .contains("the [default] profile has no aws_secret_access_key"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(recorder.calls().len(), 2, "nothing is sent unsigned");
+    agent.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }

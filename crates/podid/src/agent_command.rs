@@ -5,7 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use podid_agent::cache::CacheSettings;
 use podid_agent::clock::Clock;
 use podid_agent::init::{LinkChoice, init as init_link};
-use podid_agent::upstream::{EksAuthClient, EksAuthSettings};
+use podid_agent::upstream::{
+    EksAuthClient, EksAuthSettings, ROTATION_INTERVAL, RotatingSharedCredentials,
+};
 use podid_agent::{AgentConfig, start};
 use podid_core::duration::parse_duration;
 use podid_core::eks_auth::is_valid_cluster_name;
@@ -39,6 +41,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
             retention = ?config.agent.cache.max_retention,
             "starting the podid agent"
         );
+        if let Some(file) = &config.upstream.rotating_credentials_file {
+            warn_if_unreadable(file);
+        }
         let source = EksAuthClient::connect(&config.upstream)
             .await
             .map_err(Failure::runtime)?;
@@ -50,6 +55,17 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         agent.shutdown().await;
         Ok(())
     })
+}
+
+/// The credentials file may appear after the agent starts (the node's credential service
+/// writes it), so a file that cannot be read yet is worth a warning, not a refusal to start.
+fn warn_if_unreadable(file: &std::path::Path) {
+    let provider = RotatingSharedCredentials::new(file, ROTATION_INTERVAL);
+    match provider.load() {
+        Ok(_) => tracing::info!(file = %file.display(), "signing with the shared credentials \
+                                file's default profile, read again every minute"),
+        Err(problem) => tracing::warn!("the shared credentials file is not usable yet: {problem}"),
+    }
 }
 
 pub fn init(args: &InitArgs) -> Result<(), Failure> {
@@ -126,6 +142,16 @@ fn validate(args: &ServeArgs) -> Result<Validated, String> {
     let mut upstream = EksAuthSettings::new(cluster_name);
     upstream.endpoint = args.endpoint.clone();
     upstream.node_token_file = args.node_token_file.as_ref().map(std::path::PathBuf::from);
+    if args.rotate_credentials {
+        if args.node_token_file.is_some() {
+            return Err(
+                "--rotate-credentials and --node-token-file exclude each other: with a \
+                        node token the agent signs nothing"
+                    .into(),
+            );
+        }
+        upstream.rotating_credentials_file = Some(RotatingSharedCredentials::default_file()?);
+    }
     Ok(Validated {
         agent,
         upstream,

@@ -217,6 +217,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub node_token_file: Option<String>,
 
+    /// Sign with the default profile of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE
+    /// or ~/.aws/credentials), read again every minute, as on EKS hybrid nodes
+    #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true")]
+    pub rotate_credentials: bool,
+
     /// Pods whose credentials are cached at most; 0 disables caching
     #[arg(long, default_value_t = 2000)]
     pub max_cache_size: usize,

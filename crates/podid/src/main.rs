@@ -18,7 +18,16 @@ use crate::cli::{AgentCommand, Cli, Command};
 const EXIT_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and the version go to stdout with status 0. Anything else is a usage error like
+        // those podid finds in flag values itself, and ends with the same status.
+        Err(error) if error.use_stderr() => {
+            let _ = error.print();
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(error) => error.exit(),
+    };
     let outcome = match cli.command {
         Command::Agent(agent) => match agent.command {
             Some(AgentCommand::Init(init)) => agent_command::init(&init),

@@ -78,10 +78,55 @@ fn bad_flags_are_refused_before_anything_starts() {
             &["agent", "-c", "x", "--log-format", "yaml"],
             "invalid --log-format \"yaml\": use text or json",
         ),
+        (
+            &["agent", "-c", "x", "--rotate-credentials"],
+            "--rotate-credentials needs the shared credentials file: set \
+             AWS_SHARED_CREDENTIALS_FILE, or HOME",
+        ),
+        (
+            &[
+                "agent",
+                "-c",
+                "x",
+                "--rotate-credentials=true",
+                "--node-token-file",
+                "/var/run/token",
+            ],
+            "--rotate-credentials and --node-token-file exclude each other",
+        ),
     ];
     for (args, message) in cases {
         assert_usage_error(args, message);
     }
+}
+
+#[test]
+fn flags_the_parser_refuses_end_with_the_usage_status() {
+    for (args, message) in [
+        (
+            &["agent", "-c", "x", "--bogus"][..],
+            "unexpected argument '--bogus'",
+        ),
+        (
+            &["agent", "-c", "x", "-p", "eighty"],
+            "invalid value 'eighty' for '--port",
+        ),
+        (
+            &["agent", "-c", "x", "--rotate-credentials=maybe"],
+            "invalid value 'maybe' for '--rotate-credentials",
+        ),
+    ] {
+        let output = podid(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(64), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{args:?}: {stderr:?} lacks {message:?}"
+        );
+    }
+    let help = podid(&["agent", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--rotate-credentials"));
 }
 
 #[test]
@@ -116,6 +161,10 @@ struct RunningAgent {
 }
 
 fn start_agent(extra: &[&str]) -> RunningAgent {
+    start_agent_with_env(extra, &[])
+}
+
+fn start_agent_with_env(extra: &[&str], env: &[(&str, &str)]) -> RunningAgent {
     let (port, probe, metrics) = (free_port(), free_port(), free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_podid"))
         .args(["agent", "server", "-c", "eksdemo1", "-b", "127.0.0.1"])
@@ -130,6 +179,7 @@ fn start_agent(extra: &[&str]) -> RunningAgent {
         .env_clear()
         .env("AWS_REGION", "us-west-2")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the agent");
@@ -201,4 +251,43 @@ fn json_logs_are_one_object_a_line() {
             .iter()
             .any(|line| line.contains("\"message\":\"agent ready\""))
     );
+}
+
+#[test]
+fn rotate_credentials_reads_the_shared_credentials_file() {
+    let dir = std::env::temp_dir().join(format!("podid-cli-rotation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("credentials");
+    let file_name = file.to_str().unwrap();
+    let env = [("AWS_SHARED_CREDENTIALS_FILE", file_name)];
+
+    // The node's credential service may write the file after the agent starts.
+    let agent = start_agent_with_env(&["--rotate-credentials"], &env);
+    assert!(
+        agent
+            .started
+            .contains("the shared credentials file is not usable yet: cannot read"),
+        "{}",
+        agent.started
+    );
+    let (status, rest) = agent.terminate();
+    assert!(status.success(), "{status}: {rest}");
+
+    std::fs::write(
+        &file,
+        "[default]\naws_access_key_id = ASIANODE\naws_secret_access_key = node-secret\n",
+    )
+    .unwrap();
+    let agent = start_agent_with_env(&["--rotate-credentials=true"], &env);
+    assert!(
+        agent
+            .started
+            .contains("signing with the shared credentials file's default profile"),
+        "{}",
+        agent.started
+    );
+    assert!(!agent.started.contains("node-secret"), "{}", agent.started);
+    let (status, rest) = agent.terminate();
+    assert!(status.success(), "{status}: {rest}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

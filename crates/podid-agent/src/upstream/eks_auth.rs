@@ -1,11 +1,13 @@
 //! The EKS Auth client: `AssumeRoleForPodIdentity`, signed with the node's AWS credentials.
 
+use std::error::Error as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_eksauth::config::http::HttpResponse;
 use aws_sdk_eksauth::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use podid_core::Secret;
@@ -14,6 +16,7 @@ use podid_core::container::RoleCredentials;
 use podid_core::eks_auth::ErrorCode;
 
 use super::node_token::{PresentNodeToken, placeholder_credentials};
+use super::shared_credentials::{ROTATION_INTERVAL, RotatingSharedCredentials};
 use super::{CredentialSource, UpstreamError};
 
 /// How the agent reaches EKS Auth.
@@ -28,6 +31,9 @@ pub struct EksAuthSettings {
     /// The agent's own service-account token, for a podid server that authenticates agents by
     /// it. When set, calls are not SigV4-signed: off EKS the node has no AWS identity.
     pub node_token_file: Option<PathBuf>,
+    /// Sign with the keys of this shared credentials file, read again every minute, instead of
+    /// the standard chain's (`--rotate-credentials`).
+    pub rotating_credentials_file: Option<PathBuf>,
 }
 
 impl EksAuthSettings {
@@ -38,12 +44,14 @@ impl EksAuthSettings {
             attempt_timeout: Duration::from_secs(1),
             max_attempts: 3,
             node_token_file: None,
+            rotating_credentials_file: None,
         }
     }
 }
 
 /// Calls EKS Auth through the AWS SDK, which signs with SigV4 using the standard credential
-/// chain (environment, profile, web identity, container, then IMDS on EC2 nodes) and retries
+/// chain (environment, profile, web identity, container, then IMDS on EC2 nodes) or, with
+/// `--rotate-credentials`, the shared credentials file read again every minute, and retries
 /// throttling and transient failures with jittered exponential backoff.
 #[derive(Debug, Clone)]
 pub struct EksAuthClient {
@@ -69,6 +77,9 @@ impl EksAuthClient {
         }
         if settings.node_token_file.is_some() {
             loader = loader.credentials_provider(placeholder_credentials());
+        } else if let Some(file) = &settings.rotating_credentials_file {
+            loader = loader
+                .credentials_provider(RotatingSharedCredentials::new(file, ROTATION_INTERVAL));
         }
         let config = loader.load().await;
         if config.region().is_none() {
@@ -146,6 +157,13 @@ where
                 .map(|response| response.status().as_u16());
             UpstreamError::new(code.unwrap_or_else(|| code_for_status(status)), message)
         }
+        SdkError::DispatchFailure(_) if node_credentials_problem(&error).is_some() => {
+            let problem = node_credentials_problem(&error).unwrap_or_default();
+            UpstreamError::new(
+                ErrorCode::ServiceUnavailable,
+                format!("the agent has no AWS credentials to sign with: {problem}"),
+            )
+        }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => UpstreamError::new(
             ErrorCode::ServiceUnavailable,
             format!("EKS Auth is unreachable: {}", DisplayErrorContext(&error)),
@@ -155,6 +173,21 @@ where
             format!("EKS Auth call failed: {}", DisplayErrorContext(&error)),
         ),
     }
+}
+
+/// What went wrong loading the node's own credentials, when that is why a call failed: the
+/// SDK reports it as a failure to dispatch, which would otherwise read as an unreachable EKS
+/// Auth.
+fn node_credentials_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(credentials) = current.downcast_ref::<CredentialsError>() {
+            let detail = credentials.source().map(ToString::to_string);
+            return Some(detail.unwrap_or_else(|| credentials.to_string()));
+        }
+        cause = current.source();
+    }
+    None
 }
 
 /// Classifies an error whose type the agent does not know by its HTTP status.

@@ -2,6 +2,7 @@
 
 mod eks_auth;
 mod node_token;
+mod shared_credentials;
 
 use std::future::Future;
 
@@ -10,6 +11,7 @@ use podid_core::container::RoleCredentials;
 use podid_core::eks_auth::ErrorCode;
 
 pub use eks_auth::{EksAuthClient, EksAuthSettings};
+pub use shared_credentials::{ROTATION_INTERVAL, RotatingSharedCredentials};
 
 /// Why an exchange of a token for credentials failed. The message is safe to show the pod: it
 /// never contains the token or credentials.
