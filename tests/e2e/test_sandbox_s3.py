@@ -76,6 +76,35 @@ def test_a_role_without_the_permission_is_denied_in_aws_words(sandbox):
             "the s3:ListAllMyBuckets action") in listed.stderr
 
 
+def test_uploads_by_a_read_only_role_are_denied_in_aws_words(sandbox, tmp_path):
+    """The tutorial's role may read and not write: an upload is refused with S3's AccessDenied
+    whatever its size, and the connection it came on stays usable."""
+    sandbox.s3().create_bucket(Bucket="read-only-target")
+    session = role_session(sandbox, "s3-uploader", policies=[READ_ONLY])
+    account = sandbox.account
+    denial = (f"User: arn:aws:sts::{account}:assumed-role/s3-uploader/s3-uploader-session is not "
+              "authorized to perform: s3:PutObject on resource: "
+              '"arn:aws:s3:::read-only-target/{key}" because no identity-based policy allows '
+              "the s3:PutObject action")
+    for size in (10, 200 * 1024, 9 * 1024 * 1024):
+        source = tmp_path / f"upload-{size}"
+        source.write_bytes(b"x" * size)
+        key = f"upload-{size}"
+        copied = sandbox.aws("s3", "cp", source, f"s3://read-only-target/{key}",
+                             env=sandbox.session_env(session))
+        assert copied.returncode == 1, copied.stderr
+        assert "(AccessDenied)" in copied.stderr, copied.stderr
+        assert denial.format(key=key) in copied.stderr, copied.stderr
+
+    s3 = sandbox.s3(**session)
+    for attempt in range(3):
+        denied = error_of(lambda: s3.put_object(Bucket="read-only-target", Key="again",
+                                                Body=b"y" * 100_000))
+        assert denied["Code"] == "AccessDenied", denied
+        assert denial.format(key="again") in denied["Message"]
+    assert s3.list_objects_v2(Bucket="read-only-target").get("Contents") is None
+
+
 def imds_env(sandbox, home):
     """A process with no credentials of its own, on the node: only the metadata service. The
     region is given, as the AWS CLI v1 does not ask the metadata service for it."""
