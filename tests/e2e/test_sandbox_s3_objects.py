@@ -37,6 +37,47 @@ def test_a_large_file_goes_up_in_parts_and_comes_back_whole(sandbox, tmp_path):
     assert back.read_bytes() == data
 
 
+def status_kib(pid, field):
+    """A `VmRSS`-style field of /proc/PID/status, in KiB."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def test_objects_stream_out_without_being_held_in_memory(sandbox, tmp_path):
+    size = 192 * 1024 * 1024
+    source = tmp_path / "huge.bin"
+    block = os.urandom(1024 * 1024)
+    sent = hashlib.sha256()
+    with open(source, "wb") as out:
+        for index in range(size // len(block)):
+            chunk = index.to_bytes(4, "big") + block[4:]
+            sent.update(chunk)
+            out.write(chunk)
+    s3 = sandbox.s3()
+    s3.create_bucket(Bucket="streamed")
+    with open(source, "rb") as upload:
+        s3.upload_fileobj(upload, "streamed", "huge.bin")
+    source.unlink()
+
+    pid = sandbox.process.pid
+    # Writing 5 to clear_refs resets the peak (VmHWM) to the current resident size.
+    with open(f"/proc/{pid}/clear_refs", "w", encoding="utf-8") as clear:
+        clear.write("5")
+    before = status_kib(pid, "VmRSS")
+    body = s3.get_object(Bucket="streamed", Key="huge.bin")["Body"]
+    received, digest = 0, hashlib.sha256()
+    for chunk in iter(lambda: body.read(1024 * 1024), b""):
+        digest.update(chunk)
+        received += len(chunk)
+    assert received == size and digest.digest() == sent.digest()
+    peak_growth_kib = status_kib(pid, "VmHWM") - before
+    assert peak_growth_kib < 64 * 1024, \
+        f"the sandbox grew by {peak_growth_kib} KiB serving a {size >> 20} MiB object"
+
+
 def test_multipart_rules(sandbox):
     s3 = sandbox.s3()
     s3.create_bucket(Bucket="parts")

@@ -193,6 +193,8 @@ fn authorization<B>(request: &Request<B>) -> Result<&str, Refusal> {
 }
 
 impl<S: CredentialSource> Handler for CredentialHandler<S> {
+    type ResponseBody = Body;
+
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let response = match self.credentials(&request).await {
             Ok(body) => respond(200, JSON, body),

@@ -23,6 +23,8 @@ impl Probes {
 }
 
 impl Handler for Probes {
+    type ResponseBody = Body;
+
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         match request.uri().path() {
             "/healthz" => respond(200, "text/plain", "ok\n"),
@@ -50,6 +52,8 @@ impl MetricsEndpoint {
 }
 
 impl Handler for MetricsEndpoint {
+    type ResponseBody = Body;
+
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         if request.uri().path() != "/metrics" {
             return respond(404, "text/plain", "metrics are served at /metrics\n");

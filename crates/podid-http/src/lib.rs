@@ -27,7 +27,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The body of most answers: bytes in hand.
 pub type Body = Full<Bytes>;
+
+/// Why a streamed body stopped.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The address of the peer a request came from, in the request's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +43,17 @@ pub trait Handler: Send + Sync + 'static {
     /// it costs an allocation per request, which the hot paths that do not need it avoid.
     const WANTS_PEER_ADDRESS: bool = false;
 
-    fn handle(&self, request: Request<Incoming>) -> impl Future<Output = Response<Body>> + Send;
+    /// The body of its answers: [`Body`] for answers held in memory, or a streaming body for
+    /// answers too large for that. The serving loop's own refusals are made from a [`Body`].
+    type ResponseBody: hyper::body::Body<Data = Bytes, Error: Into<BodyError>>
+        + From<Body>
+        + Send
+        + 'static;
+
+    fn handle(
+        &self,
+        request: Request<Incoming>,
+    ) -> impl Future<Output = Response<Self::ResponseBody>> + Send;
 }
 
 /// Serves `listener` until `stop` turns true, then stops accepting and waits for the requests
@@ -129,11 +143,8 @@ impl Connection {
             }
             async move {
                 if head_bytes(&request) > MAX_HEAD_BYTES {
-                    return Ok::<_, Infallible>(respond(
-                        431,
-                        "text/plain",
-                        "request header fields too large\n",
-                    ));
+                    let refused = respond(431, "text/plain", "request header fields too large\n");
+                    return Ok::<_, Infallible>(refused.map(H::ResponseBody::from));
                 }
                 Ok::<_, Infallible>(handler.handle(request).await)
             }

@@ -8,14 +8,18 @@
 //! REST APIs' JSON with `x-amzn-ErrorType`.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use hyper::body::{Frame, SizeHint};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response};
-use podid_http::{Body, Handler, PeerAddr, respond};
+use podid_http::{Body, BodyError, Handler, PeerAddr, respond};
 use podid_sigv4::{RequestParts, SigV4Error, SignedRequest};
 use serde_json::json;
 
@@ -111,21 +115,14 @@ impl<R: RestBackend> Endpoint<R> {
         }
     }
 
-    async fn s3(&self, request: Request<Incoming>) -> Response<Body> {
+    /// S3's answer goes out as s3s streams it, so that an object is never held in memory.
+    async fn s3(&self, request: Request<Incoming>) -> Response<EndpointBody> {
         let request = request.map(s3s::Body::from);
-        let response = match self.s3.call(request).await {
-            Ok(response) => response,
+        match self.s3.call(request).await {
+            Ok(response) => response.map(|body| EndpointBody(body.boxed_unsync())),
             Err(error) => {
                 tracing::warn!(?error, "S3 failed to answer");
-                return respond(500, "text/plain", "internal error");
-            }
-        };
-        let (parts, body) = response.into_parts();
-        match body.collect().await {
-            Ok(collected) => Response::from_parts(parts, Full::new(collected.to_bytes())),
-            Err(error) => {
-                tracing::warn!(%error, "reading S3's answer failed");
-                respond(500, "text/plain", "internal error")
+                respond(500, "text/plain", "internal error").map(EndpointBody::from)
             }
         }
     }
@@ -308,10 +305,11 @@ fn service_of(request: &Request<Incoming>) -> Option<String> {
 
 impl<R: RestBackend> Handler for Endpoint<R> {
     const WANTS_PEER_ADDRESS: bool = true;
+    type ResponseBody = EndpointBody;
 
-    async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
-        match service_of(&request).as_deref() {
-            None | Some("s3") => self.s3(request).await,
+    async fn handle(&self, request: Request<Incoming>) -> Response<EndpointBody> {
+        let answer = match service_of(&request).as_deref() {
+            None | Some("s3") => return self.s3(request).await,
             Some("iam") => self.query(Protocol::Iam, request).await,
             Some("sts") => self.query(Protocol::Sts, request).await,
             Some("eks" | "eks-auth") => self.rest(request).await,
@@ -323,6 +321,37 @@ impl<R: RestBackend> Handler for Endpoint<R> {
                 );
                 Protocol::Sts.error(&error)
             }
-        }
+        };
+        answer.map(EndpointBody::from)
+    }
+}
+
+/// An answer of the endpoint: in hand for IAM, STS and the EKS APIs, a stream for S3.
+#[derive(Debug)]
+pub struct EndpointBody(UnsyncBoxBody<Bytes, BodyError>);
+
+impl From<Body> for EndpointBody {
+    fn from(body: Body) -> Self {
+        Self(body.map_err(|never| match never {}).boxed_unsync())
+    }
+}
+
+impl hyper::body::Body for EndpointBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        Pin::new(&mut self.get_mut().0).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.0.size_hint()
     }
 }

@@ -233,6 +233,8 @@ impl<C: CredentialSource> Imds<C> {
 }
 
 impl<C: CredentialSource> Handler for Imds<C> {
+    type ResponseBody = Body;
+
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_owned();
         if path == "/latest/api/token" {

@@ -104,6 +104,8 @@ struct Operations {
 }
 
 impl Handler for Operations {
+    type ResponseBody = Body;
+
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         match request.uri().path() {
             "/healthz" | "/readyz" => respond(200, "text/plain", "ok\n"),

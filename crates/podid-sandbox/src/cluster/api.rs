@@ -314,6 +314,8 @@ async fn read_json<T: serde::de::DeserializeOwned>(
 }
 
 impl Handler for ClusterApi {
+    type ResponseBody = Body;
+
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         match request.uri().path() {
             "/healthz" => return respond(200, "text/plain", "ok\n"),

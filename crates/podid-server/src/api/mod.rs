@@ -174,6 +174,8 @@ pub fn operation_of<'p>(method: &Method, path: &'p str) -> Option<(&'static str,
 }
 
 impl<S: AssociationStore> Handler for Api<S> {
+    type ResponseBody = Body;
+
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         self.serve(request).await
     }
