@@ -46,7 +46,14 @@ def status_kib(pid, field):
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
-def test_objects_stream_out_without_being_held_in_memory(sandbox, tmp_path):
+def reset_peak(pid):
+    """Resets the process's peak resident size (VmHWM) to its current one, and returns that."""
+    with open(f"/proc/{pid}/clear_refs", "w", encoding="utf-8") as clear:
+        clear.write("5")
+    return status_kib(pid, "VmRSS")
+
+
+def test_objects_stream_in_and_out_without_being_held_in_memory(sandbox, tmp_path):
     size = 192 * 1024 * 1024
     source = tmp_path / "huge.bin"
     block = os.urandom(1024 * 1024)
@@ -58,15 +65,17 @@ def test_objects_stream_out_without_being_held_in_memory(sandbox, tmp_path):
             out.write(chunk)
     s3 = sandbox.s3()
     s3.create_bucket(Bucket="streamed")
+    pid = sandbox.process.pid
+
+    before = reset_peak(pid)
     with open(source, "rb") as upload:
         s3.upload_fileobj(upload, "streamed", "huge.bin")
     source.unlink()
+    peak_growth_kib = status_kib(pid, "VmHWM") - before
+    assert peak_growth_kib < 64 * 1024, \
+        f"the sandbox grew by {peak_growth_kib} KiB receiving a {size >> 20} MiB object"
 
-    pid = sandbox.process.pid
-    # Writing 5 to clear_refs resets the peak (VmHWM) to the current resident size.
-    with open(f"/proc/{pid}/clear_refs", "w", encoding="utf-8") as clear:
-        clear.write("5")
-    before = status_kib(pid, "VmRSS")
+    before = reset_peak(pid)
     body = s3.get_object(Bucket="streamed", Key="huge.bin")["Body"]
     received, digest = 0, hashlib.sha256()
     for chunk in iter(lambda: body.read(1024 * 1024), b""):
