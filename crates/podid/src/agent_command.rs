@@ -42,7 +42,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
             "starting the podid agent"
         );
         if let Some(file) = &config.upstream.rotating_credentials_file {
-            warn_if_unreadable(file);
+            report_credentials_file(file);
         }
         let source = EksAuthClient::connect(&config.upstream)
             .await
@@ -57,9 +57,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     })
 }
 
-/// The credentials file may appear after the agent starts (the node's credential service
-/// writes it), so a file that cannot be read yet is worth a warning, not a refusal to start.
-fn warn_if_unreadable(file: &std::path::Path) {
+/// Says which file the agent signs with. The file may appear after the agent starts (the
+/// node's credential service writes it), so one that cannot be read yet is worth a warning,
+/// not a refusal to start.
+fn report_credentials_file(file: &std::path::Path) {
     let provider = RotatingSharedCredentials::new(file, ROTATION_INTERVAL);
     match provider.load() {
         Ok(_) => tracing::info!(file = %file.display(), "signing with the shared credentials \
