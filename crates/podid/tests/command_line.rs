@@ -25,14 +25,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn assert_usage_error(args: &[&str], message: &str) {
+/// Runs podid with `args`, which it must refuse with the usage status and `message`; its
+/// stderr.
+fn assert_usage_status(args: &[&str], message: &str) -> String {
     let output = podid(args);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(64), "{args:?}: {stderr}");
     assert!(
         stderr.contains(message),
         "{args:?}: {stderr:?} lacks {message:?}"
     );
+    stderr
+}
+
+/// A refusal of podid's own, which says what is wrong in one line.
+fn assert_usage_error(args: &[&str], message: &str) {
+    let stderr = assert_usage_status(args, message);
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
 }
 
@@ -116,13 +124,7 @@ fn flags_the_parser_refuses_end_with_the_usage_status() {
             "invalid value 'maybe' for '--rotate-credentials",
         ),
     ] {
-        let output = podid(args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(64), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains(message),
-            "{args:?}: {stderr:?} lacks {message:?}"
-        );
+        assert_usage_status(args, message);
     }
     let help = podid(&["agent", "--help"]);
     assert_eq!(help.status.code(), Some(0));

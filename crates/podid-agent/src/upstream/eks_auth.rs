@@ -157,17 +157,15 @@ where
                 .map(|response| response.status().as_u16());
             UpstreamError::new(code.unwrap_or_else(|| code_for_status(status)), message)
         }
-        SdkError::DispatchFailure(_) if node_credentials_problem(&error).is_some() => {
-            let problem = node_credentials_problem(&error).unwrap_or_default();
-            UpstreamError::new(
-                ErrorCode::ServiceUnavailable,
-                format!("the agent has no AWS credentials to sign with: {problem}"),
-            )
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            let message = match node_credentials_problem(&error) {
+                Some(problem) => {
+                    format!("the agent has no AWS credentials to sign with: {problem}")
+                }
+                None => format!("EKS Auth is unreachable: {}", DisplayErrorContext(&error)),
+            };
+            UpstreamError::new(ErrorCode::ServiceUnavailable, message)
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => UpstreamError::new(
-            ErrorCode::ServiceUnavailable,
-            format!("EKS Auth is unreachable: {}", DisplayErrorContext(&error)),
-        ),
         _ => UpstreamError::new(
             ErrorCode::InternalServer,
             format!("EKS Auth call failed: {}", DisplayErrorContext(&error)),

@@ -48,10 +48,6 @@ impl RotatingSharedCredentials {
         Ok(Path::new(&home).join(".aws").join("credentials"))
     }
 
-    pub fn file(&self) -> &Path {
-        &self.file
-    }
-
     /// Reads the file now. Errors name the file and what is wrong, never a value from it.
     pub fn load(&self) -> Result<Credentials, String> {
         // A small local file read once a minute: blocking the worker for it is cheaper than
