@@ -5,7 +5,9 @@ mod cli;
 mod log_writer;
 mod logging;
 mod runtime;
+#[cfg(feature = "sandbox")]
 mod sandbox_command;
+#[cfg(feature = "server")]
 mod server_command;
 
 use std::process::ExitCode;
@@ -34,7 +36,9 @@ fn main() -> ExitCode {
             Some(AgentCommand::Server(serve)) => agent_command::serve(&serve),
             None => agent_command::serve(&agent.serve),
         },
+        #[cfg(feature = "server")]
         Command::Server(server) => server_command::serve(&server),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(sandbox) => sandbox_command::run(sandbox),
     };
     logging::flush();

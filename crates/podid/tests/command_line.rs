@@ -131,6 +131,33 @@ fn flags_the_parser_refuses_end_with_the_usage_status() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("--rotate-credentials"));
 }
 
+/// The node's build has the agent only: the other commands are unknown to it, and its help
+/// does not offer them.
+#[cfg(not(any(feature = "server", feature = "sandbox")))]
+#[test]
+fn a_build_without_the_control_plane_and_sandbox_refuses_their_commands() {
+    assert_usage_status(
+        &["server", "--config", "podid.toml"],
+        "unrecognized subcommand 'server'",
+    );
+    assert_usage_status(&["sandbox", "up"], "unrecognized subcommand 'sandbox'");
+    let help = podid(&["--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("agent"), "{help}");
+    assert!(!help.contains("sandbox") && !help.contains("server"), "{help}");
+}
+
+/// The default build has every command.
+#[cfg(all(feature = "server", feature = "sandbox"))]
+#[test]
+fn the_default_build_offers_every_command() {
+    let help = podid(&["--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for command in ["agent", "server", "sandbox"] {
+        assert!(help.contains(command), "{command} missing from {help}");
+    }
+}
+
 #[test]
 fn an_ipv4_address_missing_from_the_node_stops_the_agent_with_a_hint() {
     // 192.0.2.1 is reserved for documentation and never assigned to a host.
