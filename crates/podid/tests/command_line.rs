@@ -144,7 +144,10 @@ fn a_build_without_the_control_plane_and_sandbox_refuses_their_commands() {
     let help = podid(&["--help"]);
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("agent"), "{help}");
-    assert!(!help.contains("sandbox") && !help.contains("server"), "{help}");
+    assert!(
+        !help.contains("sandbox") && !help.contains("server"),
+        "{help}"
+    );
 }
 
 /// The default build has every command.

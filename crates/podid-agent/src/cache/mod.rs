@@ -231,7 +231,9 @@ impl<S: CredentialSource> Shared<S> {
             .map_err(|throttled| {
                 UpstreamError::new(ErrorCode::Throttling, throttled.to_string())
             })?;
-        let credentials = self.call_upstream(token.raw()).await?;
+        // Boxed so that the SDK call's large future lives only while the call runs: a miss
+        // queued behind the rate limiter then holds a few hundred bytes, not tens of kilobytes.
+        let credentials = Box::pin(self.call_upstream(token.raw())).await?;
         let served = Arc::new(Served::new(&credentials, self.clock.now_unix()));
         if self.settings.caching_enabled() {
             self.store(&token, Arc::clone(&served));
