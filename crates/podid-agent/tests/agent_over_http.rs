@@ -134,7 +134,15 @@ async fn an_unreachable_upstream_is_a_503() {
     drop(closed);
     let agent = agent_against(address).await;
     let reply = get_credentials(agent.credential_addresses[0], Some(&tokens::for_pod("p"))).await;
-    assert_refused(&reply, 503, "ServiceUnavailable", "unreachable");
+    // The cause, read from the error's chain in words, not the SDK's debug dump of it.
+    assert_refused(
+        &reply,
+        503,
+        "ServiceUnavailable",
+        "EKS Auth is unreachable: ",
+    );
+    assert_refused(&reply, 503, "ServiceUnavailable", "Connection refused");
+    assert!(!reply.body.contains(" { "), "{}", reply.body);
     agent.shutdown().await;
 }
 

@@ -7,6 +7,7 @@ pub mod associations;
 pub mod container;
 pub mod duration;
 pub mod eks_auth;
+pub mod error_chain;
 pub mod percent;
 pub mod pod_mutation;
 pub mod secret;

@@ -9,9 +9,10 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sts::config::Credentials as StaticCredentials;
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::{Credentials, Tag};
 use podid_core::eks_auth::ErrorCode;
+use podid_core::error_chain::error_chain;
 use podid_core::percent::percent_decode;
 use podid_iam::{
     Context, Decision, Policies, Policy, Principal, Request, evaluate, parse as parse_policy,
@@ -270,7 +271,7 @@ impl RoleSessions {
                 ));
             }
             Err(error) => {
-                tracing::debug!(error = %DisplayErrorContext(&error), role_arn,
+                tracing::debug!(error = %error_chain(&error), role_arn,
                     "cannot read the trust policy; STS will judge it");
                 return Ok(None);
             }
@@ -376,11 +377,11 @@ where
         "" => match error {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => (
                 ErrorCode::ServiceUnavailable,
-                format!("STS is unreachable: {}", DisplayErrorContext(&error)),
+                format!("STS is unreachable: {}", error_chain(&error)),
             ),
             _ => (
                 ErrorCode::InternalServer,
-                format!("STS call failed: {}", DisplayErrorContext(&error)),
+                format!("STS call failed: {}", error_chain(&error)),
             ),
         },
         other => (ErrorCode::InternalServer, format!("{other}: {message}")),

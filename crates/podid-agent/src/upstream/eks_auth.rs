@@ -9,11 +9,12 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_eksauth::config::http::HttpResponse;
-use aws_sdk_eksauth::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_eksauth::error::{ProvideErrorMetadata, SdkError};
 use podid_core::Secret;
 use podid_core::arn;
 use podid_core::container::RoleCredentials;
 use podid_core::eks_auth::ErrorCode;
+use podid_core::error_chain::error_chain;
 
 use super::node_token::{PresentNodeToken, placeholder_credentials};
 use super::shared_credentials::{ROTATION_INTERVAL, RotatingSharedCredentials};
@@ -162,13 +163,13 @@ where
                 Some(problem) => {
                     format!("the agent has no AWS credentials to sign with: {problem}")
                 }
-                None => format!("EKS Auth is unreachable: {}", DisplayErrorContext(&error)),
+                None => format!("EKS Auth is unreachable: {}", error_chain(&error)),
             };
             UpstreamError::new(ErrorCode::ServiceUnavailable, message)
         }
         _ => UpstreamError::new(
             ErrorCode::InternalServer,
-            format!("EKS Auth call failed: {}", DisplayErrorContext(&error)),
+            format!("EKS Auth call failed: {}", error_chain(&error)),
         ),
     }
 }
