@@ -235,8 +235,8 @@ fn start_agent_with_env(extra: &[&str], env: &[(&str, &str)]) -> RunningAgent {
 }
 
 impl RunningAgent {
-    /// Sends SIGTERM; the exit status and the rest of the log.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+    /// Sends SIGTERM and requires a clean exit; the rest of the log.
+    fn stop_cleanly(mut self) -> String {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -245,7 +245,8 @@ impl RunningAgent {
         let status = self.child.wait().unwrap();
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut self.log, &mut rest).unwrap();
-        (status, rest)
+        assert!(status.success(), "{status}: {rest}");
+        rest
     }
 }
 
@@ -258,8 +259,7 @@ fn sigterm_stops_the_agent_cleanly() {
         "{}",
         agent.started
     );
-    let (status, rest) = agent.terminate();
-    assert!(status.success(), "{status}: {rest}");
+    let rest = agent.stop_cleanly();
     assert!(rest.contains("shutting down"), "{rest}");
 }
 
@@ -267,8 +267,7 @@ fn sigterm_stops_the_agent_cleanly() {
 fn json_logs_are_one_object_a_line() {
     let agent = start_agent(&["--log-format", "json"]);
     let started = agent.started.clone();
-    let (status, rest) = agent.terminate();
-    assert!(status.success(), "{status}: {rest}");
+    let rest = agent.stop_cleanly();
     let lines: Vec<&str> = started.lines().chain(rest.lines()).collect();
     assert!(lines.len() >= 3, "{lines:?}");
     for line in &lines {
@@ -302,8 +301,7 @@ fn rotate_credentials_reads_the_shared_credentials_file() {
         "{}",
         agent.started
     );
-    let (status, rest) = agent.terminate();
-    assert!(status.success(), "{status}: {rest}");
+    agent.stop_cleanly();
 
     std::fs::write(
         &file,
@@ -319,7 +317,6 @@ fn rotate_credentials_reads_the_shared_credentials_file() {
         agent.started
     );
     assert!(!agent.started.contains("node-secret"), "{}", agent.started);
-    let (status, rest) = agent.terminate();
-    assert!(status.success(), "{status}: {rest}");
+    agent.stop_cleanly();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -181,7 +181,7 @@ fn node_credentials_problem(error: &(dyn std::error::Error + 'static)) -> Option
     let mut cause = Some(error);
     while let Some(current) = cause {
         if let Some(credentials) = current.downcast_ref::<CredentialsError>() {
-            let detail = credentials.source().map(ToString::to_string);
+            let detail = credentials.source().map(error_chain);
             return Some(detail.unwrap_or_else(|| credentials.to_string()));
         }
         cause = current.source();
