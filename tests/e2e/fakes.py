@@ -1,11 +1,13 @@
 """Stand-ins for the AWS services around the agent, run as separate processes.
 
 `eks-auth` answers AssumeRoleForPodIdentity for any token and refuses pods whose name starts
-with `denied-`; `sts` answers GetCallerIdentity for whoever signed the request. Both append one
-JSON line per request to the record file, so a test can check what the agent and the AWS CLI
-really sent, even when the fake runs inside a network namespace.
+with `denied-`; it checks each request's SigV4 signature with botocore's own signer and records
+the verdict. `sts` answers GetCallerIdentity for whoever signed the request. `imds` is an EC2
+instance metadata service speaking IMDSv2 only, whose instance role has the keys
+`ASIANODEIMDS`. Each appends one JSON line per request to the record file, so a test can check
+what the agent and the AWS CLI really sent, even when the fake runs inside a network namespace.
 
-Usage: python fakes.py eks-auth|sts --port PORT --record FILE
+Usage: python fakes.py eks-auth|sts|imds --port PORT --record FILE
 """
 
 import argparse
@@ -17,9 +19,23 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
 ACCOUNT = "111122223333"
 ROLE = "EKS-PodIdentity-S3-ReadOnly-Role-101"
 ACCESS_KEY_ID = "ASIAPODIDE2ETEST0001"
+
+# The node keys the agent may sign with: from the environment, or the instance role's.
+NODE_SECRETS = {"AKIDNODEE2E": "node-secret", "ASIANODEIMDS": "imds-node-secret"}
+IMDS_ROLE = "eks-node-role"
+IMDS_REGION = "eu-west-1"
+IMDS_TOKEN = "imds-session-token-e2e"
+AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request, "
+    r"SignedHeaders=([^,]+), Signature=([0-9a-f]{64})"
+)
 
 
 def claims_of(token):
@@ -69,6 +85,51 @@ def eks_auth_answer(path, body):
     }, None
 
 
+def signature_verdict(method, path, headers, body):
+    """'valid' when botocore computes the same SigV4 signature for what arrived."""
+    authorization = headers.get("Authorization")
+    if not authorization:
+        return "unsigned"
+    match = AUTHORIZATION.fullmatch(authorization)
+    if not match:
+        return "malformed"
+    key, region, service, signed_headers, signature = match.groups()
+    if key not in NODE_SECRETS:
+        return "unknown key"
+    signed = {name: headers.get(name, "") for name in signed_headers.split(";")}
+    request = AWSRequest(method=method, url=f"http://{headers['Host']}{path}", data=body,
+                         headers=signed)
+    request.context["timestamp"] = headers.get("X-Amz-Date", "")
+    credentials = Credentials(key, NODE_SECRETS[key], headers.get("X-Amz-Security-Token"))
+    signer = SigV4Auth(credentials, service, region)
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    return "valid" if expected == signature else "invalid"
+
+
+def imds_answer(method, path, headers):
+    """(status, body) of IMDSv2: a session token first, then documents that present it."""
+    if method == "PUT":
+        if path != "/latest/api/token" or not headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            return 400, ""
+        return 200, IMDS_TOKEN
+    if headers.get("X-aws-ec2-metadata-token") != IMDS_TOKEN:
+        return 401, ""
+    credentials_path = "/latest/meta-data/iam/security-credentials/"
+    if path == credentials_path:
+        return 200, IMDS_ROLE
+    if path == credentials_path + IMDS_ROLE:
+        expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 6 * 3600))
+        return 200, json.dumps({
+            "Code": "Success", "LastUpdated": "2026-01-01T00:00:00Z", "Type": "AWS-HMAC",
+            "AccessKeyId": "ASIANODEIMDS", "SecretAccessKey": NODE_SECRETS["ASIANODEIMDS"],
+            "Token": "imds-node-session", "Expiration": expiration,
+        })
+    if path == "/latest/meta-data/placement/region":
+        return 200, IMDS_REGION
+    return 404, ""
+
+
 def sts_answer(headers):
     access_key = re.search(r"Credential=([^/]+)/", headers.get("Authorization", ""))
     arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/session-of-{access_key.group(1)}"
@@ -88,12 +149,25 @@ def handler_for(role, recorder):
         def log_message(self, *_args):
             pass
 
+        def do_imds(self):
+            recorder.write({"method": self.command, "path": self.path,
+                            "token": self.headers.get("X-aws-ec2-metadata-token", "")})
+            status, text = imds_answer(self.command, self.path, self.headers)
+            payload = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_PUT = do_imds
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             recorder.write({
                 "path": self.path,
                 "authorization": self.headers.get("Authorization", ""),
                 "security_token": self.headers.get("X-Amz-Security-Token", ""),
+                "signature": signature_verdict("POST", self.path, self.headers, body),
                 "body": body.decode("utf-8", "replace"),
             })
             if role == "eks-auth":
@@ -115,7 +189,7 @@ def handler_for(role, recorder):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=["eks-auth", "sts"])
+    parser.add_argument("role", choices=["eks-auth", "sts", "imds"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--record", required=True)
     args = parser.parse_args()

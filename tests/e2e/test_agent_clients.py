@@ -1,9 +1,10 @@
 """The real AWS CLI and boto3 get credentials through `podid agent`."""
 
 import json
+import os
 import sys
 
-from conftest import free_port, mint_token, pod_env, read_records
+from conftest import PODID, free_port, mint_token, pod_env, read_records
 
 BOTO3_CREDENTIALS = (
     "import boto3, json; c = boto3.Session().get_credentials().get_frozen_credentials(); "
@@ -40,6 +41,7 @@ def assert_cli_used_pod_credentials(result, eks_auth, sts, token, pod):
     assert json.loads(exchanges[0]["body"]) == {"token": token}
     assert exchanges[0]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDNODEE2E/")
     assert "/us-west-2/eks-auth/aws4_request" in exchanges[0]["authorization"]
+    assert exchanges[0]["signature"] == "valid"
     signed = read_records(sts)[-1]
     assert "Credential=ASIAPODIDE2ETEST0001/" in signed["authorization"]
     assert signed["security_token"] == f"session-token-for-{pod}"
@@ -88,3 +90,42 @@ def test_aws_cli_with_an_expired_token(processes, tmp_path):
     assert result.returncode != 0
     assert "ExpiredToken" in result.stderr and "expired at" in result.stderr, result.stderr
     assert read_records(eks_auth) == []
+
+
+def test_the_agent_signs_with_the_instance_role_from_imds(processes, tmp_path):
+    """On an EC2 node without keys in its environment, the agent signs with the instance
+    role's credentials from IMDSv2, in the region instance metadata tells."""
+    eks_auth_port, sts_port, imds_port, agent_port = (free_port() for _ in range(4))
+    eks_auth = processes.fake("eks-auth", eks_auth_port)
+    sts = processes.fake("sts", sts_port)
+    imds = processes.fake("imds", imds_port)
+    env = {"PATH": os.environ["PATH"],
+           "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{imds_port}/"}
+    _, log = processes.start(
+        "agent",
+        [PODID, "agent", "-c", "eksdemo1", "--endpoint", f"http://127.0.0.1:{eks_auth_port}",
+         "-b", "127.0.0.1", "-p", agent_port, "--probe-port", free_port(),
+         "--metrics-address", "127.0.0.1", "--metrics-port", free_port()],
+        env=env, ready_text="agent ready")
+    assert "the instance role, from instance metadata" in log.read_text()
+
+    uri = f"http://127.0.0.1:{agent_port}/v1/credentials"
+    for pod in ["first-app", "second-app"]:
+        token_file, _ = write_token(tmp_path, pod)
+        result = processes.run(["aws", "sts", "get-caller-identity", "--output", "json"],
+                               pod_env(tmp_path, uri, token_file, sts_port))
+        assert result.returncode == 0, result.stderr
+    exchanges = read_records(eks_auth)
+    assert len(exchanges) == 2
+    for exchange in exchanges:
+        assert exchange["authorization"].startswith("AWS4-HMAC-SHA256 Credential=ASIANODEIMDS/")
+        assert "/eu-west-1/eks-auth/aws4_request" in exchange["authorization"]
+        assert exchange["security_token"] == "imds-node-session"
+        assert exchange["signature"] == "valid"
+    assert read_records(sts)[-1]["security_token"] == "session-token-for-second-app"
+
+    calls = read_records(imds)
+    assert calls[0]["method"] == "PUT", "IMDSv2: a session token before anything else"
+    assert all(call["token"] == "imds-session-token-e2e" for call in calls[1:])
+    role_reads = [c for c in calls if c["path"].endswith("/security-credentials/eks-node-role")]
+    assert len(role_reads) == 1, "the instance role's credentials were loaded once and kept"

@@ -5,50 +5,45 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use aws_sdk_eksauth::config::retry::RetryConfig;
-use aws_sdk_eksauth::config::{BehaviorVersion, Credentials, ProvideCredentials, Region};
 use podid_agent::cache::CacheSettings;
 use podid_agent::clock::Clock;
-use podid_agent::upstream::{EksAuthClient, RotatingSharedCredentials};
+use podid_agent::upstream::{
+    EksAuthClient, EksAuthSettings, NodeCredentialSource, NodeCredentials,
+    RotatingSharedCredentials,
+};
 use podid_agent::{AgentConfig, RunningAgent, start};
+use podid_core::Secret;
 use support::raw_http::{Reply, get_credentials, send};
 use support::{eks_auth, tokens};
 
 const LOOPBACK_ANY_PORT: &str = "127.0.0.1:0";
 
 async fn agent_against(upstream: SocketAddr) -> RunningAgent {
-    let node_keys = Credentials::new("AKIDNODE", "node-secret", None, None, "test");
+    let node_keys = NodeCredentialSource::Fixed {
+        credentials: NodeCredentials {
+            access_key_id: "AKIDNODE".into(),
+            secret_access_key: Secret::new("node-secret"),
+            session_token: None,
+            expires_at: None,
+        },
+        origin: "the test".into(),
+    };
     agent_signing_with(upstream, node_keys).await
 }
 
-async fn agent_signing_with(
-    upstream: SocketAddr,
-    node_credentials: impl ProvideCredentials + 'static,
-) -> RunningAgent {
-    let sdk_config = aws_sdk_eksauth::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .credentials_provider(node_credentials)
-        .endpoint_url(format!("http://{upstream}"))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(2)
-                .with_initial_backoff(Duration::ZERO),
-        )
-        .build();
+async fn agent_signing_with(upstream: SocketAddr, node_keys: NodeCredentialSource) -> RunningAgent {
+    let mut settings = EksAuthSettings::new("eksdemo1");
+    settings.endpoint = Some(format!("http://{upstream}"));
+    settings.max_attempts = 2;
+    settings.initial_backoff = Duration::ZERO;
+    let client = EksAuthClient::signing_with(&settings, "us-west-2", node_keys).unwrap();
     let config = AgentConfig {
         credential_addresses: vec![LOOPBACK_ANY_PORT.parse().unwrap()],
         probe_address: LOOPBACK_ANY_PORT.parse().unwrap(),
         metrics_address: LOOPBACK_ANY_PORT.parse().unwrap(),
         cache: CacheSettings::default(),
     };
-    start(
-        &config,
-        EksAuthClient::new(sdk_config, "eksdemo1"),
-        Clock::System,
-    )
-    .await
-    .unwrap()
+    start(&config, client, Clock::System).await.unwrap()
 }
 
 fn assert_refused(reply: &Reply, status: u16, code: &str, message_part: &str) {
@@ -134,7 +129,7 @@ async fn an_unreachable_upstream_is_a_503() {
     drop(closed);
     let agent = agent_against(address).await;
     let reply = get_credentials(agent.credential_addresses[0], Some(&tokens::for_pod("p"))).await;
-    // The cause, read from the error's chain in words, not the SDK's debug dump of it.
+    // The cause, read from the error's chain in words, not a debug dump of it.
     assert_refused(
         &reply,
         503,
@@ -312,10 +307,9 @@ async fn rotating_credentials_sign_with_the_file_as_it_is_now() {
         std::fs::write(&file, text).unwrap();
     };
     write_keys("ASIAFIRSTKEY");
-    // A reading valid for less than the SDK cache's safety margin counts as expired at once,
-    // so every call reads the file again and the test need not wait for the minute to pass.
-    let provider = RotatingSharedCredentials::new(&file, Duration::from_secs(1));
-    let agent = agent_signing_with(upstream, provider).await;
+    // Read again at every call, so that the test need not wait for the minute to pass.
+    let rotating = RotatingSharedCredentials::new(&file, Duration::ZERO);
+    let agent = agent_signing_with(upstream, NodeCredentialSource::RotatingFile(rotating)).await;
     let address = agent.credential_addresses[0];
 
     let first = get_credentials(address, Some(&tokens::for_pod("first-pod"))).await;
@@ -341,22 +335,25 @@ async fn rotating_credentials_sign_with_the_file_as_it_is_now() {
         signed_with[1]
     );
 
+    // A file caught half rewritten: the keys read a moment ago still sign.
     std::fs::write(&file, "[default]\naws_access_key_id = ASIATHIRDKEY\n").unwrap();
-    let refused = get_credentials(address, Some(&tokens::for_pod("third-pod"))).await;
+    let third = get_credentials(address, Some(&tokens::for_pod("third-pod"))).await;
+    assert_eq!(third.status, 200, "{}", third.body);
+    let calls = recorder.calls();
+    assert!(calls[2].authorization.contains("Credential=ASIASECONDKEY/"));
+    agent.shutdown().await;
+
+    // Without keys ever read, nothing is sent and the pod learns why.
+    let broken = RotatingSharedCredentials::new(dir.join("absent"), Duration::ZERO);
+    let agent = agent_signing_with(upstream, NodeCredentialSource::RotatingFile(broken)).await;
+    let refused = get_credentials(agent.credential_addresses[0], Some(&tokens::for_pod("p"))).await;
     assert_refused(
         &refused,
         503,
         "ServiceUnavailable",
-        "the agent has no AWS credentials to sign with: ",
+        "the agent has no AWS credentials to sign with: cannot read ",
     );
-    assert!(
-        refused
-            .body
-            .contains("the [default] profile has no aws_secret_access_key"),
-        "{}",
-        refused.body
-    );
-    assert_eq!(recorder.calls().len(), 2, "nothing is sent unsigned");
+    assert_eq!(recorder.calls().len(), 3, "nothing is sent unsigned");
     agent.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

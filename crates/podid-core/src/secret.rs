@@ -42,6 +42,14 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Reads a secret from a JSON string (or any string a format holds), so that a parsed document
+/// never keeps it in a plain `String`.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,15 +57,12 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     })
 }
 
-/// Says which file the agent signs with. The file may appear after the agent starts (the
-/// node's credential service writes it), so one that cannot be read yet is worth a warning,
-/// not a refusal to start.
+/// The file may appear after the agent starts (the node's credential service writes it), so
+/// one that cannot be read yet is worth a warning, not a refusal to start.
 fn report_credentials_file(file: &std::path::Path) {
     let provider = RotatingSharedCredentials::new(file, ROTATION_INTERVAL);
-    match provider.load() {
-        Ok(_) => tracing::info!(file = %file.display(), "signing with the shared credentials \
-                                file's default profile, read again every minute"),
-        Err(problem) => tracing::warn!("the shared credentials file is not usable yet: {problem}"),
+    if let Err(problem) = provider.load() {
+        tracing::warn!("the shared credentials file is not usable yet: {problem}");
     }
 }
 

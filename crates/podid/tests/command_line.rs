@@ -312,7 +312,7 @@ fn rotate_credentials_reads_the_shared_credentials_file() {
     assert!(
         agent
             .started
-            .contains("signing with the shared credentials file's default profile"),
+            .contains("signing EKS Auth calls with the default profile of "),
         "{}",
         agent.started
     );

@@ -1,8 +1,8 @@
 //! Where credentials come from: the EKS Auth API, or a podid server speaking the same protocol.
 
 mod eks_auth;
-mod node_token;
-mod shared_credentials;
+mod http_client;
+mod node_credentials;
 
 use std::future::Future;
 
@@ -11,7 +11,9 @@ use podid_core::container::RoleCredentials;
 use podid_core::eks_auth::ErrorCode;
 
 pub use eks_auth::{EksAuthClient, EksAuthSettings};
-pub use shared_credentials::{ROTATION_INTERVAL, RotatingSharedCredentials};
+pub use node_credentials::{
+    NodeCredentialSource, NodeCredentials, ROTATION_INTERVAL, RotatingSharedCredentials,
+};
 
 /// Why an exchange of a token for credentials failed. The message is safe to show the pod: it
 /// never contains the token or credentials.
