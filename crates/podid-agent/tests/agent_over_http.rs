@@ -106,7 +106,7 @@ async fn exchanges_a_token_once_and_then_serves_from_cache() {
 
 #[tokio::test]
 async fn upstream_errors_keep_their_status() {
-    let (upstream, _) = eks_auth::start().await;
+    let (upstream, recorder) = eks_auth::start().await;
     let agent = agent_against(upstream).await;
     let address = agent.credential_addresses[0];
     let cases = [
@@ -119,6 +119,20 @@ async fn upstream_errors_keep_their_status() {
         let reply = get_credentials(address, Some(&tokens::for_pod(pod))).await;
         assert_refused(&reply, status, code, pod);
     }
+    // Throttling and server failures are tried again (two attempts in these tests); refusals
+    // are final at once.
+    let attempts = |pod: &str| {
+        let pod_of = |token: &str| {
+            let claims = podid_core::token::decode_claims(token).unwrap();
+            claims.kubernetes.and_then(|k| k.pod).map(|p| p.name)
+        };
+        let calls = recorder.calls();
+        calls.iter().filter(|call| pod_of(&call.token).as_deref() == Some(pod)).count()
+    };
+    assert_eq!(attempts("denied-1"), 1);
+    assert_eq!(attempts("unknown-1"), 1);
+    assert_eq!(attempts("throttled-1"), 2);
+    assert_eq!(attempts("broken-1"), 2);
     agent.shutdown().await;
 }
 

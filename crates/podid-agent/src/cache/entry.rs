@@ -15,6 +15,11 @@ use super::{CredentialSource, Served, Shared};
 /// same pod while its containers still read a token file that the kubelet has since rotated.
 const TOKENS_PER_POD: usize = 3;
 
+/// Tables are sized for this many pods at most when the cache is made. Sizing them up front
+/// spares the moments when a growing table and its larger successor are both allocated, and the
+/// holes the old ones leave in the heap; beyond it they grow as usual.
+const PRESIZED_PODS: usize = 4096;
+
 /// The bytes of a token that its index key is computed from: the end of a JWT is its
 /// signature, as good as random, so hashing it identifies the token without reading it all.
 const KEYED_SUFFIX: usize = 64;
@@ -47,6 +52,16 @@ pub(super) struct AcceptedToken {
 }
 
 impl Entries {
+    /// Tables with room for `max_pods` pods (up to [`PRESIZED_PODS`]) and one token each.
+    pub fn with_capacity(max_pods: usize) -> Self {
+        let pods = max_pods.min(PRESIZED_PODS);
+        Self {
+            by_pod: HashMap::with_capacity(pods),
+            by_token: HashMap::with_capacity(pods),
+            ..Self::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.by_pod.len()
     }

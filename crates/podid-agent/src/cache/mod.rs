@@ -137,11 +137,12 @@ impl<S: CredentialSource> CredentialCache<S> {
     pub fn new(source: S, settings: CacheSettings, clock: Clock, metrics: AgentMetrics) -> Self {
         let limiter = FairLimiter::new(settings.upstream_per_second, settings.upstream_burst);
         let refresh_queue = Arc::new(RefreshQueue::default());
+        let entries = Mutex::new(Entries::with_capacity(settings.max_entries));
         let shared = Arc::new(Shared {
             source,
             clock,
             settings,
-            entries: Mutex::new(Entries::default()),
+            entries,
             flights: SingleFlight::new(),
             limiter,
             refresh_queue: Arc::clone(&refresh_queue),
