@@ -4,16 +4,19 @@
 with `denied-`; it checks each request's SigV4 signature with botocore's own signer and records
 the verdict. `sts` answers GetCallerIdentity for whoever signed the request. `imds` is an EC2
 instance metadata service speaking IMDSv2 only, whose instance role has the keys
-`ASIANODEIMDS`. Each appends one JSON line per request to the record file, so a test can check
-what the agent and the AWS CLI really sent, even when the fake runs inside a network namespace.
+`ASIANODEIMDS`. `connect-proxy` is an HTTP proxy that tunnels `CONNECT` requests. Each appends
+one JSON line per request to the record file, so a test can check what the agent and the AWS CLI
+really sent, even when the fake runs inside a network namespace.
 
-Usage: python fakes.py eks-auth|sts|imds --port PORT --record FILE
+Usage: python fakes.py eks-auth|sts|imds|connect-proxy --port PORT --record FILE
 """
 
 import argparse
 import base64
 import json
 import re
+import select
+import socket
 import sys
 import threading
 import time
@@ -142,12 +145,43 @@ def sts_answer(headers):
     )
 
 
+def relay(first, second):
+    """Copies bytes both ways until either side closes."""
+    sockets = [first, second]
+    while True:
+        readable, _, _ = select.select(sockets, [], [], 30)
+        if not readable:
+            return
+        for source in readable:
+            data = source.recv(65536)
+            if not data:
+                return
+            (second if source is first else first).sendall(data)
+
+
 def handler_for(role, recorder):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, *_args):
             pass
+
+        def do_CONNECT(self):
+            recorder.write({"method": "CONNECT", "target": self.path,
+                            "proxy_authorization": self.headers.get("Proxy-Authorization", "")})
+            host, port = self.path.rsplit(":", 1)
+            self.close_connection = True
+            try:
+                upstream = socket.create_connection((host, int(port)), timeout=5)
+            except OSError:
+                self.send_response(502)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            with upstream:
+                relay(self.connection, upstream)
 
         def do_imds(self):
             recorder.write({"method": self.command, "path": self.path,
@@ -189,7 +223,7 @@ def handler_for(role, recorder):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=["eks-auth", "sts", "imds"])
+    parser.add_argument("role", choices=["eks-auth", "sts", "imds", "connect-proxy"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--record", required=True)
     args = parser.parse_args()

@@ -5,7 +5,7 @@ import subprocess
 
 import boto3
 
-from conftest import PODID, Processes, free_port, pod_env
+from conftest import PODID, Processes, free_port, pod_env, read_records
 from control_plane import Moto, Server
 from issuer import agent_claims, pod_claims
 from tls_certs import make_certificates
@@ -44,6 +44,25 @@ def test_api_and_agent_over_https(tmp_path):
         result = processes.run(["aws", "sts", "get-caller-identity", "--output", "json"], env)
         assert result.returncode == 0, result.stderr
         assert "assumed-role/TlsRole/eks-eksdemo1-aws-cli-" in json.loads(result.stdout)["Arn"]
+
+        # Behind an HTTP proxy, the agent reaches the server through a CONNECT tunnel, with the
+        # proxy credentials of HTTPS_PROXY; the TLS session is still with the server itself.
+        proxy_port, proxied_port = free_port(), free_port()
+        proxy = processes.fake("connect-proxy", proxy_port)
+        proxy_url = f"http://node:proxy-secret@127.0.0.1:{proxy_port}"
+        _, log = processes.agent(
+            ["-c", "eksdemo1", "--endpoint", server.endpoint, "--node-token-file", node_token],
+            ["-b", "127.0.0.1", "-p", proxied_port, "--probe-port", free_port(),
+             "--metrics-address", "127.0.0.1", "--metrics-port", free_port()],
+            extra_env={"SSL_CERT_FILE": str(ca), "HTTPS_PROXY": proxy_url})
+        env = pod_env(tmp_path, f"http://127.0.0.1:{proxied_port}/v1/credentials", token_file, 0)
+        env["AWS_ENDPOINT_URL"] = moto.endpoint
+        result = processes.run(["aws", "sts", "get-caller-identity", "--output", "json"], env)
+        assert result.returncode == 0, result.stderr
+        tunnels = read_records(proxy)
+        assert [t["target"] for t in tunnels] == [server.endpoint.removeprefix("https://")]
+        assert tunnels[0]["proxy_authorization"] == "Basic bm9kZTpwcm94eS1zZWNyZXQ="
+        assert "proxy-secret" not in log.read_text()
     finally:
         processes.stop_all()
         server.stop()

@@ -127,7 +127,10 @@ async fn upstream_errors_keep_their_status() {
             claims.kubernetes.and_then(|k| k.pod).map(|p| p.name)
         };
         let calls = recorder.calls();
-        calls.iter().filter(|call| pod_of(&call.token).as_deref() == Some(pod)).count()
+        calls
+            .iter()
+            .filter(|call| pod_of(&call.token).as_deref() == Some(pod))
+            .count()
     };
     assert_eq!(attempts("denied-1"), 1);
     assert_eq!(attempts("unknown-1"), 1);

@@ -3,7 +3,8 @@
 //!
 //! TLS is set up on the first `https` request, not at start: reading and parsing the system's
 //! root certificates costs memory that an agent talking only to local endpoints never needs.
-//! Roots come from the system store; `SSL_CERT_FILE` and `SSL_CERT_DIR` replace it.
+//! Roots come from the system store; `SSL_CERT_FILE` and `SSL_CERT_DIR` replace it. `https`
+//! requests go through the proxy that `HTTPS_PROXY` names, if any.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -17,6 +18,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use podid_core::error_chain::error_chain;
 
+use super::proxy_connector::ProxyConnector;
+
 /// Every answer the agent reads is a few KiB; anything far larger is not one of them.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -26,7 +29,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 const MAX_IDLE_PER_HOST: usize = 8;
 
 type PlainClient = Client<HttpConnector, Full<Bytes>>;
-type TlsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type TlsClient = Client<HttpsConnector<ProxyConnector>, Full<Bytes>>;
 
 /// A complete answer: status, headers and the whole body.
 #[derive(Debug)]
@@ -124,7 +127,7 @@ impl HttpClient {
                 .map_err(|error| format!("loading the system's root certificates: {error}"))?
                 .https_only()
                 .enable_http1()
-                .wrap_connector(http);
+                .wrap_connector(ProxyConnector::from_environment(http));
             Ok(pooled_client(https))
         });
         tls.as_ref()

@@ -3,6 +3,7 @@
 mod eks_auth;
 mod http_client;
 mod node_credentials;
+mod proxy_connector;
 
 use std::future::Future;
 

@@ -26,6 +26,7 @@ use super::node_credentials::{
     InstanceMetadata, NodeCredentialSource, NodeCredentialsProvider, ROTATION_INTERVAL,
     RotatingSharedCredentials,
 };
+use super::proxy_connector::https_proxy_is_named;
 use super::{CredentialSource, UpstreamError};
 use crate::clock::Clock;
 
@@ -165,6 +166,9 @@ impl EksAuthClient {
             return Err(format!(
                 "EKS Auth's endpoint {base:?} is not an http:// or https:// URL with a host"
             ));
+        }
+        if uri.scheme_str() == Some("https") && https_proxy_is_named() {
+            tracing::info!("EKS Auth is reached through the proxy that HTTPS_PROXY names");
         }
         Ok(Self {
             inner: Arc::new(Inner {
