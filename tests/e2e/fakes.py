@@ -2,7 +2,8 @@
 
 `eks-auth` answers AssumeRoleForPodIdentity for any token and refuses pods whose name starts
 with `denied-`; it checks each request's SigV4 signature with botocore's own signer and records
-the verdict. `sts` answers GetCallerIdentity for whoever signed the request. `imds` is an EC2
+the verdict. `sts` answers GetCallerIdentity for whoever signed the request, and
+AssumeRoleWithWebIdentity with the keys `ASIANODEWEBID`. `imds` is an EC2
 instance metadata service speaking IMDSv2 only, whose instance role has the keys
 `ASIANODEIMDS`. `connect-proxy` is an HTTP proxy that tunnels `CONNECT` requests. Each appends
 one JSON line per request to the record file, so a test can check what the agent and the AWS CLI
@@ -20,6 +21,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from botocore.auth import SigV4Auth
@@ -31,7 +33,8 @@ ROLE = "EKS-PodIdentity-S3-ReadOnly-Role-101"
 ACCESS_KEY_ID = "ASIAPODIDE2ETEST0001"
 
 # The node keys the agent may sign with: from the environment, or the instance role's.
-NODE_SECRETS = {"AKIDNODEE2E": "node-secret", "ASIANODEIMDS": "imds-node-secret"}
+NODE_SECRETS = {"AKIDNODEE2E": "node-secret", "ASIANODEIMDS": "imds-node-secret",
+                "ASIANODEWEBID": "webid-node-secret"}
 IMDS_ROLE = "eks-node-role"
 IMDS_REGION = "eu-west-1"
 IMDS_TOKEN = "imds-session-token-e2e"
@@ -133,7 +136,23 @@ def imds_answer(method, path, headers):
     return 404, ""
 
 
-def sts_answer(headers):
+def sts_answer(headers, body):
+    form = dict(urllib.parse.parse_qsl(body.decode()))
+    if form.get("Action") == "AssumeRoleWithWebIdentity":
+        expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        return (
+            '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            "<AssumeRoleWithWebIdentityResult><Credentials>"
+            "<AccessKeyId>ASIANODEWEBID</AccessKeyId>"
+            f"<SecretAccessKey>{NODE_SECRETS['ASIANODEWEBID']}</SecretAccessKey>"
+            "<SessionToken>webid-node-session</SessionToken>"
+            f"<Expiration>{expiration}</Expiration></Credentials>"
+            "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
+        )
+    return caller_identity(headers)
+
+
+def caller_identity(headers):
     access_key = re.search(r"Credential=([^/]+)/", headers.get("Authorization", ""))
     arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/session-of-{access_key.group(1)}"
     return (
@@ -209,7 +228,7 @@ def handler_for(role, recorder):
                 payload, content_type = json.dumps(answer).encode(), "application/json"
             else:
                 status, error_type = 200, None
-                payload, content_type = sts_answer(self.headers).encode(), "text/xml"
+                payload, content_type = sts_answer(self.headers, body).encode(), "text/xml"
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))

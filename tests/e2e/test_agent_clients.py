@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import urllib.parse
 
 from conftest import PODID, free_port, mint_token, pod_env, read_records
 
@@ -129,3 +130,44 @@ def test_the_agent_signs_with_the_instance_role_from_imds(processes, tmp_path):
     assert all(call["token"] == "imds-session-token-e2e" for call in calls[1:])
     role_reads = [c for c in calls if c["path"].endswith("/security-credentials/eks-node-role")]
     assert len(role_reads) == 1, "the instance role's credentials were loaded once and kept"
+
+
+def test_the_agent_signs_with_a_web_identity_role(processes, tmp_path):
+    """With AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, as IAM roles for service accounts set
+    them, the agent assumes the role with the token (an unsigned STS call) and signs with it."""
+    eks_auth_port, sts_port, agent_port = free_port(), free_port(), free_port()
+    eks_auth = processes.fake("eks-auth", eks_auth_port)
+    sts = processes.fake("sts", sts_port)
+    oidc_token = tmp_path / "agent-oidc-token"
+    oidc_token.write_text("oidc-token-of-the-agent\n")
+    env = {"PATH": os.environ["PATH"], "AWS_REGION": "us-west-2",
+           "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_WEB_IDENTITY_TOKEN_FILE": str(oidc_token),
+           "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/podid-agent",
+           "AWS_ROLE_SESSION_NAME": "node-1",
+           "AWS_ENDPOINT_URL_STS": f"http://127.0.0.1:{sts_port}"}
+    _, log = processes.start(
+        "agent",
+        [PODID, "agent", "-c", "eksdemo1", "--endpoint", f"http://127.0.0.1:{eks_auth_port}",
+         "-b", "127.0.0.1", "-p", agent_port, "--probe-port", free_port(),
+         "--metrics-address", "127.0.0.1", "--metrics-port", free_port()],
+        env=env, ready_text="agent ready")
+    assert "the role arn:aws:iam::111122223333:role/podid-agent, assumed with a web identity" \
+        in log.read_text()
+
+    token_file, _ = write_token(tmp_path, "webid-app")
+    result = processes.run(["aws", "sts", "get-caller-identity", "--output", "json"],
+                           pod_env(tmp_path, f"http://127.0.0.1:{agent_port}/v1/credentials",
+                                   token_file, sts_port))
+    assert result.returncode == 0, result.stderr
+
+    assume = read_records(sts)[0]
+    assert assume["authorization"] == "", "the web identity token is the credential"
+    form = dict(urllib.parse.parse_qsl(assume["body"]))
+    assert form == {"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15",
+                    "RoleArn": "arn:aws:iam::111122223333:role/podid-agent",
+                    "RoleSessionName": "node-1", "WebIdentityToken": "oidc-token-of-the-agent"}
+    [exchange] = read_records(eks_auth)
+    assert exchange["authorization"].startswith("AWS4-HMAC-SHA256 Credential=ASIANODEWEBID/")
+    assert exchange["security_token"] == "webid-node-session"
+    assert exchange["signature"] == "valid"

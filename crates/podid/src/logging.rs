@@ -69,6 +69,7 @@ pub fn init(level: LevelFilter, format: Format) {
         .with_target("aws_smithy_runtime", sdk_level.min(level))
         .with_target("aws_runtime", sdk_level.min(level))
         .with_target("hyper", LevelFilter::WARN)
+        .with_target("hyper_util", LevelFilter::WARN)
         // s3s logs every refused request as an error; the client gets the answer, and the
         // sandbox's own lines say what matters.
         .with_target("s3s", LevelFilter::OFF)

@@ -232,8 +232,9 @@ impl<S: CredentialSource> Shared<S> {
             .map_err(|throttled| {
                 UpstreamError::new(ErrorCode::Throttling, throttled.to_string())
             })?;
-        // Boxed so that the SDK call's large future lives only while the call runs: a miss
-        // queued behind the rate limiter then holds a few hundred bytes, not tens of kilobytes.
+        // Boxed so that the upstream call's future (the HTTP exchange, signing, retries) lives
+        // only while the call runs: a miss queued behind the rate limiter holds a few hundred
+        // bytes.
         let credentials = Box::pin(self.call_upstream(token.raw())).await?;
         let served = Arc::new(Served::new(&credentials, self.clock.now_unix()));
         if self.settings.caching_enabled() {

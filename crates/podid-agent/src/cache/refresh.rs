@@ -157,7 +157,7 @@ impl<S: CredentialSource> Shared<S> {
         if self.limiter.acquire(pod.clone()).await.is_err() {
             return Some(self.retry_delay(pod, generation));
         }
-        // Boxed so that the SDK call's large future lives only while the call runs.
+        // Boxed so that the upstream call's future lives only while the call runs.
         match Box::pin(self.call_upstream(&token)).await {
             Ok(credentials) => {
                 let served = Arc::new(Served::new(&credentials, self.clock.now_unix()));

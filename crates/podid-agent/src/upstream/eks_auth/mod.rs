@@ -109,14 +109,14 @@ impl EksAuthClient {
             let authentication = Authentication::NodeToken(file.clone());
             return Self::build(settings, http, region.as_deref(), authentication);
         }
+        let region = location::region(instance_metadata.as_deref()).await?;
         let source = match &settings.rotating_credentials_file {
             Some(file) => NodeCredentialSource::RotatingFile(RotatingSharedCredentials::new(
                 file,
                 ROTATION_INTERVAL,
             )),
-            None => NodeCredentialSource::from_environment(&http, instance_metadata.clone())?,
+            None => NodeCredentialSource::from_environment(&http, instance_metadata, &region)?,
         };
-        let region = location::region(instance_metadata.as_deref()).await?;
         Self::with_node_credentials(settings, http, region, source, Clock::System)
     }
 

@@ -1,8 +1,8 @@
 //! The node's own AWS credentials, which sign the agent's calls to EKS Auth.
 //!
 //! The source is chosen once, at start, in the order of the AWS SDKs' default chain:
-//! environment variables, a profile's static keys in the shared files, container credentials,
-//! then the instance metadata service. `--rotate-credentials` replaces the chain with the shared
+//! environment variables, a profile's static keys in the shared files, web identity, container
+//! credentials, then the instance metadata service. `--rotate-credentials` replaces the chain with the shared
 //! credentials file read again every minute. Credentials that expire are loaded again five
 //! minutes before they do; while a reload fails, the ones held keep being used until they
 //! expire.
@@ -10,6 +10,7 @@
 mod container;
 mod imds;
 mod profile;
+mod web_identity;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,7 @@ use crate::upstream::http_client::HttpClient;
 pub use container::ContainerCredentials;
 pub use imds::InstanceMetadata;
 pub use profile::{ROTATION_INTERVAL, RotatingSharedCredentials, region as profile_region};
+pub use web_identity::WebIdentity;
 
 /// Credentials are loaded again this long before they expire.
 const RELOAD_BEFORE_EXPIRY_SECONDS: i64 = 300;
@@ -50,6 +52,7 @@ pub enum NodeCredentialSource {
         origin: String,
     },
     RotatingFile(RotatingSharedCredentials),
+    WebIdentity(WebIdentity),
     Container(ContainerCredentials),
     InstanceMetadata(Arc<InstanceMetadata>),
     /// Nothing is configured: every exchange fails with this explanation.
@@ -62,6 +65,7 @@ impl NodeCredentialSource {
     pub fn from_environment(
         http: &HttpClient,
         instance_metadata: Option<Arc<InstanceMetadata>>,
+        region: &str,
     ) -> Result<Self, String> {
         if let Some(credentials) = environment_keys()? {
             return Ok(Self::Fixed {
@@ -75,13 +79,8 @@ impl NodeCredentialSource {
                 origin,
             });
         }
-        if std::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() {
-            return Err(
-                "AWS_WEB_IDENTITY_TOKEN_FILE is set, but the podid agent does not sign \
-                        with web identity credentials; run it with the node's instance role, \
-                        static keys or container credentials"
-                    .into(),
-            );
+        if let Some(web_identity) = WebIdentity::from_environment(http.clone(), region)? {
+            return Ok(Self::WebIdentity(web_identity));
         }
         if let Some(container) = ContainerCredentials::from_environment(http.clone())? {
             return Ok(Self::Container(container));
@@ -106,6 +105,12 @@ impl NodeCredentialSource {
                 file.file().display(),
                 file.interval()
             ),
+            Self::WebIdentity(web_identity) => {
+                format!(
+                    "the role {}, assumed with a web identity token",
+                    web_identity.role_arn()
+                )
+            }
             Self::Container(container) => format!("container credentials at {}", container.uri()),
             Self::InstanceMetadata(imds) => {
                 format!(
@@ -130,6 +135,9 @@ impl NodeCredentialSource {
                     // in the middle of being rewritten.
                     usable_until: Some(now + interval + ROTATING_GRACE_SECONDS),
                 })
+            }
+            Self::WebIdentity(web_identity) => {
+                Ok(Loaded::expiring(web_identity.credentials().await?, now))
             }
             Self::Container(container) => Ok(Loaded::expiring(container.credentials().await?, now)),
             Self::InstanceMetadata(imds) => Ok(Loaded::expiring(imds.credentials().await?, now)),

@@ -12,6 +12,15 @@ impl TempFile {
         Self(dir.join("credentials"))
     }
 
+    /// A provider that reads this file again every minute, on tokio's paused clock.
+    fn read_every_minute(&self) -> NodeCredentialsProvider {
+        let rotating = RotatingSharedCredentials::new(&self.0, Duration::from_secs(60));
+        NodeCredentialsProvider::new(
+            NodeCredentialSource::RotatingFile(rotating),
+            Clock::tokio_at(1_000_000),
+        )
+    }
+
     fn write_keys(&self, key_id: &str) {
         let text = format!("[default]\naws_access_key_id={key_id}\naws_secret_access_key=s\n");
         std::fs::write(&self.0, text).unwrap();
@@ -33,6 +42,10 @@ fn keys(expires_at: Option<i64>) -> NodeCredentials {
     }
 }
 
+async fn key_id(provider: &NodeCredentialsProvider) -> String {
+    provider.credentials().await.unwrap().access_key_id.clone()
+}
+
 #[tokio::test(start_paused = true)]
 async fn fixed_keys_are_loaded_once_and_kept() {
     let source = NodeCredentialSource::Fixed {
@@ -50,53 +63,30 @@ async fn fixed_keys_are_loaded_once_and_kept() {
 async fn a_rotating_file_is_read_again_after_its_interval() {
     let file = TempFile::new("rotation");
     file.write_keys("ASIAFIRST");
-    let rotating = RotatingSharedCredentials::new(&file.0, Duration::from_secs(60));
-    let provider = NodeCredentialsProvider::new(
-        NodeCredentialSource::RotatingFile(rotating),
-        Clock::tokio_at(1_000_000),
-    );
-    assert_eq!(
-        provider.credentials().await.unwrap().access_key_id,
-        "ASIAFIRST"
-    );
+    let provider = file.read_every_minute();
+    assert_eq!(key_id(&provider).await, "ASIAFIRST");
 
     file.write_keys("ASIASECOND");
     tokio::time::advance(Duration::from_secs(59)).await;
-    assert_eq!(
-        provider.credentials().await.unwrap().access_key_id,
-        "ASIAFIRST"
-    );
+    assert_eq!(key_id(&provider).await, "ASIAFIRST");
     tokio::time::advance(Duration::from_secs(1)).await;
-    assert_eq!(
-        provider.credentials().await.unwrap().access_key_id,
-        "ASIASECOND"
-    );
+    assert_eq!(key_id(&provider).await, "ASIASECOND");
 }
 
 #[tokio::test(start_paused = true)]
 async fn held_keys_serve_while_a_reload_fails_and_the_file_is_tried_again() {
     let file = TempFile::new("broken");
     file.write_keys("ASIAHELD");
-    let rotating = RotatingSharedCredentials::new(&file.0, Duration::from_secs(60));
-    let provider = NodeCredentialsProvider::new(
-        NodeCredentialSource::RotatingFile(rotating),
-        Clock::tokio_at(1_000_000),
-    );
+    let provider = file.read_every_minute();
     provider.credentials().await.unwrap();
 
     std::fs::write(&file.0, "[default]\naws_access_key_id = ASIABROKEN\n").unwrap();
     tokio::time::advance(Duration::from_secs(61)).await;
-    assert_eq!(
-        provider.credentials().await.unwrap().access_key_id,
-        "ASIAHELD"
-    );
+    assert_eq!(key_id(&provider).await, "ASIAHELD");
 
     file.write_keys("ASIAREPAIRED");
     tokio::time::advance(Duration::from_secs(RELOAD_PAUSE_SECONDS as u64)).await;
-    assert_eq!(
-        provider.credentials().await.unwrap().access_key_id,
-        "ASIAREPAIRED"
-    );
+    assert_eq!(key_id(&provider).await, "ASIAREPAIRED");
 }
 
 #[tokio::test]
@@ -134,19 +124,12 @@ fn keys_about_to_expire_are_not_used() {
 async fn keys_of_a_broken_rotating_file_are_dropped_after_the_grace() {
     let file = TempFile::new("grace");
     file.write_keys("ASIAHELD");
-    let rotating = RotatingSharedCredentials::new(&file.0, Duration::from_secs(60));
-    let provider = NodeCredentialsProvider::new(
-        NodeCredentialSource::RotatingFile(rotating),
-        Clock::tokio_at(1_000_000),
-    );
+    let provider = file.read_every_minute();
     provider.credentials().await.unwrap();
     std::fs::remove_file(&file.0).unwrap();
     let until = 60 + ROTATING_GRACE_SECONDS - EXPIRY_MARGIN_SECONDS;
     tokio::time::advance(Duration::from_secs(until as u64 - 1)).await;
-    assert_eq!(
-        provider.credentials().await.unwrap().access_key_id,
-        "ASIAHELD"
-    );
+    assert_eq!(key_id(&provider).await, "ASIAHELD");
     tokio::time::advance(Duration::from_secs(1)).await;
     let problem = provider.credentials().await.unwrap_err();
     assert!(problem.starts_with("cannot read "), "{problem}");
