@@ -183,6 +183,131 @@ fn an_ipv4_address_missing_from_the_node_stops_the_agent_with_a_hint() {
     assert!(stderr.contains("run `podid agent init` first"), "{stderr}");
 }
 
+/// The agent started with only `env` (and a region) for its AWS set-up, on loopback; its
+/// output once it stopped on its own.
+fn agent_with_aws_env(env: &[(&str, &str)]) -> Output {
+    let (port, probe, metrics) = (free_port(), free_port(), free_port());
+    Command::new(env!("CARGO_BIN_EXE_podid"))
+        .args([
+            "agent",
+            "-c",
+            "eksdemo1",
+            "-b",
+            "127.0.0.1",
+            "--metrics-address",
+            "127.0.0.1",
+        ])
+        .args(["-p", &port.to_string(), "--probe-port", &probe.to_string()])
+        .args(["--metrics-port", &metrics.to_string()])
+        .env_clear()
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run podid")
+}
+
+#[test]
+fn node_credentials_set_up_wrongly_stop_the_start_with_the_reason() {
+    let dir = std::env::temp_dir().join(format!("podid-cli-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        "[default]\nrole_arn = arn:aws:iam::111122223333:role/x\nsource_profile = base\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let absent = dir.join("absent");
+    let absent = absent.to_str().unwrap();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("AWS_ACCESS_KEY_ID", "AKIDHALF")],
+            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not",
+        ),
+        (
+            &[("AWS_PROFILE", "nosuch"), ("AWS_CONFIG_FILE", absent)],
+            "AWS_PROFILE names the profile \"nosuch\", which neither shared file has",
+        ),
+        (
+            &[
+                ("AWS_CONFIG_FILE", config),
+                ("AWS_SHARED_CREDENTIALS_FILE", absent),
+            ],
+            "the [default] profile obtains credentials with role_arn, which the podid agent \
+             does not support",
+        ),
+        (
+            &[("AWS_WEB_IDENTITY_TOKEN_FILE", absent)],
+            "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not",
+        ),
+        (
+            &[(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://10.0.0.5/creds",
+            )],
+            "is plain HTTP to another host",
+        ),
+        (
+            &[
+                ("AWS_EC2_METADATA_DISABLED", "false"),
+                ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5"),
+            ],
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE must be IPv4 or IPv6",
+        ),
+    ];
+    for (env, message) in cases {
+        let output = agent_with_aws_env(env);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{env:?}: {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{env:?}: {stderr:?} lacks {message:?}"
+        );
+        assert!(!stderr.contains("agent ready"), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn without_any_node_credentials_the_agent_starts_and_says_why_exchanges_will_fail() {
+    let (port, probe, metrics) = (free_port(), free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_podid"))
+        .args([
+            "agent",
+            "-c",
+            "eksdemo1",
+            "-b",
+            "127.0.0.1",
+            "--metrics-address",
+            "127.0.0.1",
+        ])
+        .args(["-p", &port.to_string(), "--probe-port", &probe.to_string()])
+        .args(["--metrics-port", &metrics.to_string()])
+        .env_clear()
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run podid");
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut started = String::new();
+    while !started.contains("agent ready") {
+        let mut line = String::new();
+        if log.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        started.push_str(&line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(started.contains("agent ready"), "{started}");
+    assert!(
+        started.contains("the node has no AWS credentials, every exchange will fail"),
+        "{started}"
+    );
+}
+
 /// An agent on loopback ports with the given extra flags; its stderr, read up to the line that
 /// says it is ready.
 struct RunningAgent {

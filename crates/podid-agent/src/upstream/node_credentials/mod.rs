@@ -2,10 +2,10 @@
 //!
 //! The source is chosen once, at start, in the order of the AWS SDKs' default chain:
 //! environment variables, a profile's static keys in the shared files, web identity, container
-//! credentials, then the instance metadata service. `--rotate-credentials` replaces the chain with the shared
-//! credentials file read again every minute. Credentials that expire are loaded again five
-//! minutes before they do; while a reload fails, the ones held keep being used until they
-//! expire.
+//! credentials, then the instance metadata service. `--rotate-credentials` replaces the chain
+//! with the shared credentials file read again every minute. Credentials that expire are loaded
+//! again five minutes before they do; while a reload fails, the ones held keep being used until
+//! they expire.
 
 mod container;
 mod imds;
