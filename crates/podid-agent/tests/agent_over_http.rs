@@ -140,6 +140,23 @@ async fn upstream_errors_keep_their_status() {
 }
 
 #[tokio::test]
+async fn a_node_clock_an_hour_behind_is_corrected_from_eks_auths_date() {
+    let (upstream, recorder) = eks_auth::start().await;
+    let agent = agent_against(upstream).await;
+    let address = agent.credential_addresses[0];
+
+    // The first signature is refused for its time; signed again with the service's time, the
+    // request passes, and the next pod's is signed right the first time.
+    let first = get_credentials(address, Some(&tokens::for_pod("skewed-1"))).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(recorder.calls().len(), 2);
+    let second = get_credentials(address, Some(&tokens::for_pod("skewed-2"))).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(recorder.calls().len(), 3);
+    agent.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_unreachable_upstream_is_a_503() {
     let closed = std::net::TcpListener::bind(LOOPBACK_ANY_PORT).unwrap();
     let address = closed.local_addr().unwrap();

@@ -1,7 +1,8 @@
 //! An in-process EKS Auth that records each call and answers according to the pod name in
 //! the token: `denied-*` → AccessDenied, `unknown-*` → ResourceNotFound, `throttled-*` →
-//! Throttling, `broken-*` → InternalServer, `slow-*` → success after half a second, anything
-//! else → success.
+//! Throttling, `broken-*` → InternalServer, `slow-*` → success after half a second,
+//! `skewed-*` → answered by a service whose clock is an hour ahead, which refuses signatures
+//! more than 15 minutes off its time as AWS does; anything else → success.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,6 +19,9 @@ use hyper_util::rt::TokioIo;
 use podid_core::token::decode_claims;
 use serde_json::json;
 use tokio::net::TcpListener;
+
+/// How far ahead of the test's clock the service's is for `skewed-*` pods.
+const SKEWED_CLOCK_AHEAD: i64 = 3600;
 
 const ASSOCIATION_ARN: &str =
     "arn:aws:eks:us-west-2:111122223333:podidentityassociation/eksdemo1/a-abcdefghijklmnopq";
@@ -61,12 +65,16 @@ async fn answer(
     recorder: Recorder,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
-    let authorization = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let authorization = header("authorization");
+    let amz_date = header("x-amz-date");
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let token = body["token"].as_str().unwrap_or_default().to_owned();
@@ -100,6 +108,21 @@ async fn answer(
             .unwrap();
         return Ok(response);
     }
+    if pod.starts_with("skewed-") {
+        let service_now = super::tokens::now() + SKEWED_CLOCK_AHEAD;
+        let signed_at = unix_of_amz_date(&amz_date);
+        if (signed_at - service_now).abs() > 15 * 60 {
+            let body = json!({"message": format!("Signature expired: {amz_date} is now earlier \
+                than the service's time - 15 min.")});
+            let response = Response::builder()
+                .status(403)
+                .header("x-amzn-errortype", "InvalidSignatureException")
+                .header("date", http_date(service_now))
+                .body(Full::new(Bytes::from(body.to_string())))
+                .unwrap();
+            return Ok(response);
+        }
+    }
     if pod.starts_with("slow-") {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -128,4 +151,38 @@ async fn answer(
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap();
     Ok(response)
+}
+
+/// Unix seconds of an `X-Amz-Date` (`20261204T224319Z`).
+fn unix_of_amz_date(amz_date: &str) -> i64 {
+    let part = |range: std::ops::Range<usize>| amz_date.get(range).unwrap_or("00");
+    let rfc3339 = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        part(0..4),
+        part(4..6),
+        part(6..8),
+        part(9..11),
+        part(11..13),
+        part(13..15)
+    );
+    podid_core::time::parse_rfc3339_utc(&rfc3339).unwrap_or(0)
+}
+
+/// An HTTP `Date` value (`Fri, 04 Dec 2026 22:43:19 GMT`).
+fn http_date(unix: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix.div_euclid(86_400);
+    let seconds = unix.rem_euclid(86_400);
+    let (year, month, day) = podid_core::time::civil_from_days(days);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[month as usize - 1],
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
 }

@@ -64,12 +64,7 @@ pub fn credentials(reply: &Reply) -> Result<RoleCredentials, UpstreamError> {
 /// The error an answer other than 200 stands for.
 pub fn refusal(reply: &Reply) -> UpstreamError {
     let body: Refusal = serde_json::from_slice(&reply.body).unwrap_or_default();
-    let header_type = reply
-        .headers
-        .get("x-amzn-errortype")
-        .and_then(|value| value.to_str().ok());
-    let code = header_type
-        .or(body.error_type.as_deref())
+    let code = error_type(reply, &body)
         .and_then(ErrorCode::from_error_type)
         .unwrap_or_else(|| code_for_status(reply.status));
     let message = body.message.unwrap_or_else(|| {
@@ -79,6 +74,32 @@ pub fn refusal(reply: &Reply) -> UpstreamError {
         )
     });
     UpstreamError::new(code, message)
+}
+
+/// Whether a refusal says that the request was signed at a time too far from the service's
+/// clock (AWS allows 15 minutes either way), so that it would pass if signed again with the
+/// service's time.
+pub fn is_clock_skew(reply: &Reply) -> bool {
+    let body: Refusal = serde_json::from_slice(&reply.body).unwrap_or_default();
+    let error_type = error_type(reply, &body).unwrap_or_default();
+    let name = error_type.split(':').next().unwrap_or_default();
+    let name = name.rsplit('#').next().unwrap_or_default();
+    let message = body.message.as_deref().unwrap_or_default();
+    matches!(
+        name,
+        "RequestTimeTooSkewed" | "RequestInTheFuture" | "RequestExpired"
+    ) || (name == "InvalidSignatureException"
+        && (message.starts_with("Signature expired")
+            || message.starts_with("Signature not yet current")))
+}
+
+/// The error type a refusal names: `X-Amzn-Errortype`, else the body's.
+fn error_type<'r>(reply: &'r Reply, body: &'r Refusal) -> Option<&'r str> {
+    let header = reply
+        .headers
+        .get("x-amzn-errortype")
+        .and_then(|value| value.to_str().ok());
+    header.or(body.error_type.as_deref())
 }
 
 /// Whether the same request may succeed if sent again: throttling and transient server
@@ -192,6 +213,32 @@ mod tests {
                 format!("EKS Auth refused the request with HTTP {status}")
             );
         }
+    }
+
+    #[test]
+    fn signatures_refused_for_their_time_are_told_apart() {
+        let expired = reply(
+            403,
+            &[("x-amzn-errortype", "InvalidSignatureException")],
+            r#"{"message":"Signature expired: 20261204T100000Z is now earlier than later"}"#,
+        );
+        assert!(is_clock_skew(&expired));
+        let future = reply(
+            403,
+            &[],
+            r#"{"__type":"InvalidSignatureException","message":"Signature not yet current: x"}"#,
+        );
+        assert!(is_clock_skew(&future));
+        let skewed = reply(400, &[("x-amzn-errortype", "RequestTimeTooSkewed")], "{}");
+        assert!(is_clock_skew(&skewed));
+        let mismatch = reply(
+            403,
+            &[("x-amzn-errortype", "InvalidSignatureException")],
+            r#"{"message":"The request signature we calculated does not match"}"#,
+        );
+        assert!(!is_clock_skew(&mismatch));
+        let denied = reply(400, &[("x-amzn-errortype", "AccessDeniedException")], "{}");
+        assert!(!is_clock_skew(&denied));
     }
 
     #[test]

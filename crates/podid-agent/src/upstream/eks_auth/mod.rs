@@ -3,25 +3,29 @@
 //!
 //! Each attempt has a short timeout; throttling, transient server failures and network errors
 //! are tried again after a jittered exponential pause, as the AWS SDKs' standard retry
-//! strategy does. Refusals are passed on as they are.
+//! strategy does. Refusals are passed on as they are, except one: a signature refused for its
+//! time. Then, as the SDKs do, the agent learns how far its clock is from EKS Auth's (the
+//! answer's `Date`), signs again with EKS Auth's time, and keeps signing with it.
 
 mod answer;
 mod location;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
+use hyper::header::{CONTENT_TYPE, DATE, HeaderValue, USER_AGENT};
 use hyper::{HeaderMap, Method, Request, Uri};
 use podid_core::Secret;
 use podid_core::container::RoleCredentials;
 use podid_core::eks_auth::{AssumeRoleForPodIdentityRequest, ErrorCode, NODE_TOKEN_HEADER};
+use podid_core::time::parse_http_date;
 use podid_sigv4::{Credentials, SigningParams, sign_request};
 
-use super::http_client::{HttpClient, HttpError};
+use super::http_client::{HttpClient, HttpError, Reply};
 use super::node_credentials::{
     InstanceMetadata, NodeCredentialSource, NodeCredentialsProvider, ROTATION_INTERVAL,
     RotatingSharedCredentials,
@@ -92,6 +96,8 @@ struct Inner {
     attempt_timeout: Duration,
     max_attempts: u32,
     initial_backoff: Duration,
+    /// EKS Auth's clock minus the node's, in seconds, as last learned from a refusal.
+    clock_skew: AtomicI64,
 }
 
 impl EksAuthClient {
@@ -178,6 +184,7 @@ impl EksAuthClient {
                 attempt_timeout: settings.attempt_timeout,
                 max_attempts: settings.max_attempts.max(1),
                 initial_backoff: settings.initial_backoff,
+                clock_skew: AtomicI64::new(0),
             }),
         })
     }
@@ -202,6 +209,13 @@ impl CredentialSource for EksAuthClient {
                 Ok(reply) if reply.status.is_success() => return answer::credentials(&reply),
                 Ok(reply) => {
                     let refusal = answer::refusal(&reply);
+                    if answer::is_clock_skew(&reply) && inner.learn_clock_skew(&reply) {
+                        if attempt >= inner.max_attempts {
+                            return Err(refusal);
+                        }
+                        attempt += 1;
+                        continue;
+                    }
                     if !answer::is_transient(reply.status, refusal.code) {
                         return Err(refusal);
                     }
@@ -253,7 +267,7 @@ impl Inner {
                     },
                     region,
                     service: SIGNING_SERVICE,
-                    time_unix: Clock::System.now_unix(),
+                    time_unix: self.now_for_signing(),
                 };
                 sign_request(&Method::POST, &self.uri, &mut headers, body, &params).map_err(
                     |error| {
@@ -270,6 +284,35 @@ impl Inner {
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = headers;
         Ok(request)
+    }
+
+    /// The time to sign with: the node's clock, corrected by what EKS Auth last said of it.
+    fn now_for_signing(&self) -> i64 {
+        Clock::System.now_unix() + self.clock_skew.load(Ordering::Relaxed)
+    }
+
+    /// Takes EKS Auth's time from a refusal's `Date`; whether it changed what the agent signs
+    /// with, so that signing again may pass.
+    fn learn_clock_skew(&self, reply: &Reply) -> bool {
+        let Some(service_now) = reply
+            .headers
+            .get(DATE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_http_date)
+        else {
+            return false;
+        };
+        let skew = service_now - Clock::System.now_unix();
+        let previous = self.clock_skew.swap(skew, Ordering::Relaxed);
+        if previous == skew {
+            return false;
+        }
+        tracing::warn!(
+            skew_seconds = skew,
+            "EKS Auth refused a signature for its time: the node's clock is {skew} s off EKS \
+             Auth's; signing with EKS Auth's time from now on"
+        );
+        true
     }
 
     /// The pause after `attempt` failed: up to the initial backoff doubled per attempt, chosen
