@@ -226,3 +226,39 @@ def test_session_tags_need_a_trust_policy_that_allows_them(tmp_path):
         assert "assumed-role/no-tags-role/" in json.loads(who.stdout)["Arn"]
     finally:
         sandbox.stop()
+
+
+def test_the_agent_signs_with_the_node_role_which_needs_eks_auth_permission(tmp_path):
+    """As on EKS, the node's agent calls EKS Auth with the node's instance role: without
+    AmazonEKSWorkerNodePolicy (which grants eks-auth:AssumeRoleForPodIdentity) pods get no
+    credentials, and with it back they do."""
+    sandbox = Sandbox(tmp_path).start()
+    try:
+        sandbox.apply(manifests(tmp_path))
+        sandbox.podid("delete", "pod", "aws-cli")
+        sandbox.client("eks").create_pod_identity_association(
+            clusterName="eksdemo1", namespace="default", serviceAccount="aws-cli-sa",
+            roleArn=sandbox.role("node-permission-role"))
+        roles = json.loads(sandbox.aws("iam", "list-roles", "--output", "json").stdout)["Roles"]
+        [node_role] = [r["RoleName"] for r in roles if "NodeInstanceRole" in r["RoleName"]]
+        policy = "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"
+        detached = sandbox.aws("iam", "detach-role-policy", "--role-name", node_role,
+                               "--policy-arn", policy)
+        assert detached.returncode == 0, detached.stderr
+
+        sandbox.apply(tmp_path / "kube-manifests" / "02_k8s_aws_cli_pod.yaml")
+        refused = sandbox.exec("aws-cli", "aws", "sts", "get-caller-identity")
+        assert refused.returncode != 0
+        assert f"assumed-role/{node_role}/" in refused.stderr, refused.stderr
+        assert "is not authorized to perform: eks-auth:AssumeRoleForPodIdentity" in \
+            refused.stderr, refused.stderr
+
+        attached = sandbox.aws("iam", "attach-role-policy", "--role-name", node_role,
+                               "--policy-arn", policy)
+        assert attached.returncode == 0, attached.stderr
+        who = sandbox.exec("aws-cli", "aws", "sts", "get-caller-identity", "--output", "json")
+        assert who.returncode == 0, who.stderr
+        assert "assumed-role/node-permission-role/eks-eksdemo1-aws-cli-" in \
+            json.loads(who.stdout)["Arn"]
+    finally:
+        sandbox.stop()

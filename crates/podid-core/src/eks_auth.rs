@@ -6,6 +6,16 @@ use serde::{Deserialize, Serialize};
 /// which authenticates agents this way where nodes have no AWS identity to sign with.
 pub const NODE_TOKEN_HEADER: &str = "x-podid-node-token";
 
+/// The caller of an `AssumeRoleForPodIdentity` whose SigV4 signature an AWS endpoint in front
+/// of the EKS APIs has checked and whose IAM permission it has granted: a role session, as EC2
+/// gives a node's instance role (named after the instance). Passed to the API as a request
+/// extension, never read from the request itself, so no network client can claim it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedAwsCaller {
+    pub role_name: String,
+    pub session_name: String,
+}
+
 /// Cluster names as EKS accepts them: 1–100 characters, `^[0-9A-Za-z][A-Za-z0-9\-_]*$`.
 pub fn is_valid_cluster_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -19,12 +19,13 @@ use hyper::body::Incoming;
 use hyper::body::{Frame, SizeHint};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response};
+use podid_core::eks_auth::SignedAwsCaller;
 use podid_http::{Body, BodyError, Handler, PeerAddr, respond};
 use podid_sigv4::{RequestParts, SigV4Error, SignedRequest};
 use serde_json::json;
 
 use crate::authorize::{Access, Origin, authorize};
-use crate::caller::{AuthError, Caller, identify, secret_for};
+use crate::caller::{AuthError, Caller, Identity, identify, secret_for};
 use crate::error::AwsError;
 use crate::ids::request_id;
 use crate::query::Params;
@@ -210,7 +211,15 @@ impl<R: RestBackend> Endpoint<R> {
                 return protocol.error(&error);
             }
         }
-        let request = Request::from_parts(parts, Full::new(body));
+        let mut request = Request::from_parts(parts, Full::new(body));
+        if let Identity::Session(session) = &caller.identity {
+            // A node agent signing with its instance role: the API learns which role session
+            // signed, as EKS Auth learns it from SigV4.
+            request.extensions_mut().insert(SignedAwsCaller {
+                role_name: session.role_name.clone(),
+                session_name: session.session_name.clone(),
+            });
+        }
         self.rest.call(request).await
     }
 }

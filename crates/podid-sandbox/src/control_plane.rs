@@ -58,6 +58,8 @@ pub fn config(
             agent_service_accounts: vec![format!("{AGENT_NAMESPACE}/{AGENT_NAME}")],
             agent_audience: AGENT_AUDIENCE.into(),
             ip_family: Default::default(),
+            // The node's agent signs with the node's instance role, as on EKS.
+            nodes_by_instance: [(identity.instance_id.clone(), identity.node.name.clone())].into(),
         }],
         aws: AwsConfig {
             sts_endpoint: Some(settings.aws_endpoint.clone()),

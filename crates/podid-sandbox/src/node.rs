@@ -26,7 +26,7 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    fn command(&self, args: &[String]) -> Command {
+    fn command(&self, args: &[String], extra_env: &[(String, String)]) -> Command {
         let mut command = match &self.netns {
             Some(netns) => {
                 let mut ip = Command::new("ip");
@@ -38,14 +38,15 @@ impl Launcher {
         command
             .args(args)
             .env_clear()
-            .envs(self.env.iter().cloned());
+            .envs(self.env.iter().cloned())
+            .envs(extra_env.iter().cloned());
         command
     }
 
     /// Runs a command of the node to its end; its output when it fails.
     pub async fn run(&self, args: &[String]) -> Result<(), String> {
         let output = self
-            .command(args)
+            .command(args, &[])
             .output()
             .await
             .map_err(|e| format!("cannot run {}: {e}", self.podid.display()))?;
@@ -59,8 +60,14 @@ impl Launcher {
         ))
     }
 
-    /// Starts a long-running process of the node, its output in `logs/<name>.log`.
-    pub fn start(&self, name: &'static str, args: &[String]) -> Result<NodeProcess, String> {
+    /// Starts a long-running process of the node, its output in `logs/<name>.log`; `extra_env`
+    /// adds to the node's environment or replaces parts of it.
+    pub fn start(
+        &self,
+        name: &'static str,
+        args: &[String],
+        extra_env: &[(String, String)],
+    ) -> Result<NodeProcess, String> {
         let log = self.logs.join(format!("{name}.log"));
         let file = std::fs::File::create(&log)
             .map_err(|e| format!("cannot write {}: {e}", log.display()))?;
@@ -68,7 +75,7 @@ impl Launcher {
             .try_clone()
             .map_err(|e| format!("cannot write {}: {e}", log.display()))?;
         let child = self
-            .command(args)
+            .command(args, extra_env)
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err)

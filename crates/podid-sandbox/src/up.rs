@@ -203,10 +203,7 @@ pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> Resul
         logs: data.logs(),
         env: node_env(data, &identity),
     };
-    let node = start_node(
-        &options, &identity, &aws, &launcher, &ports, host_ip, &cluster,
-    )
-    .await?;
+    let node = start_node(&options, &identity, &aws, &launcher, &ports, host_ip).await?;
 
     let running = Running {
         pid: std::process::id(),
@@ -322,7 +319,6 @@ async fn start_node(
     launcher: &Launcher,
     ports: &Ports,
     host_ip: IpAddr,
-    cluster: &Cluster,
 ) -> Result<RunningNode, String> {
     let imds_listen = match options.netns {
         true => SocketAddr::new(IpAddr::V4(IMDS_ADDRESS), 80),
@@ -357,17 +353,18 @@ async fn start_node(
         path(&imds_file),
     ];
 
-    let control_plane = format!("https://{}", SocketAddr::new(host_ip, ports.control_plane));
-    let token_file = path(&cluster.agent_token_file());
+    // As on EKS, the agent signs its EKS Auth calls with the node's instance role, which it
+    // gets from the node's metadata service; the AWS endpoint checks the signature and the
+    // role's permission before the control plane sees the call.
+    let aws_endpoint = format!("http://{}", SocketAddr::new(host_ip, ports.aws));
     let mut agent_args: Vec<String> = vec![
         "agent".into(),
         "--cluster-name".into(),
         identity.cluster.clone(),
         "--endpoint".into(),
-        control_plane,
-        "--node-token-file".into(),
-        token_file,
+        aws_endpoint,
     ];
+    let mut agent_env = vec![("AWS_EC2_METADATA_DISABLED".to_owned(), "false".to_owned())];
     let (credentials_uri, imds_endpoint, probe) = if options.netns {
         launcher
             .run(&["agent".into(), "init".into(), "--link".into(), "lo".into()])
@@ -391,15 +388,20 @@ async fn start_node(
             "--metrics-port".into(),
             ports.agent_metrics.to_string(),
         ]);
+        let imds_endpoint = format!("http://127.0.0.1:{}/", ports.imds);
+        agent_env.push((
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT".to_owned(),
+            imds_endpoint.clone(),
+        ));
         (
             format!("http://127.0.0.1:{}/v1/credentials", ports.agent),
-            Some(format!("http://127.0.0.1:{}/", ports.imds)),
+            Some(imds_endpoint),
             format!("http://127.0.0.1:{}/metrics", ports.agent_metrics),
         )
     };
 
-    let imds = launcher.start("imds", &imds_args)?;
-    let agent = launcher.start("agent", &agent_args)?;
+    let imds = launcher.start("imds", &imds_args, &[])?;
+    let agent = launcher.start("agent", &agent_args, &agent_env)?;
     let patience = Duration::from_secs(20);
     if !wait_until_serving(&probe, patience).await {
         return Err(format!(

@@ -131,6 +131,12 @@ pub struct ClusterConfig {
     /// The pod network's family, which decides the agent address the webhook gives pods.
     #[serde(default)]
     pub ip_family: IpFamily,
+    /// Node names by EC2 instance id, for agents that sign with their node's instance role
+    /// (whose sessions EC2 names after the instance) to an AWS endpoint that embeds the API
+    /// and checks signatures, as the sandbox does. Not read from the configuration file:
+    /// `podid server` alone does not check SigV4.
+    #[serde(skip)]
+    pub nodes_by_instance: std::collections::BTreeMap<String, String>,
 }
 
 fn default_agent_service_accounts() -> Vec<String> {

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use podid_core::associations::Association;
 use podid_core::eks_auth::{
     AssociationRef, AssumeRoleForPodIdentityRequest, AssumeRoleForPodIdentityResponse,
-    AssumedRoleUser, ErrorCode, NODE_TOKEN_HEADER, Subject, WireCredentials,
+    AssumedRoleUser, ErrorCode, NODE_TOKEN_HEADER, SignedAwsCaller, Subject, WireCredentials,
 };
 use podid_core::token::{ObjectRef, POD_IDENTITY_AUDIENCE};
 
@@ -81,15 +81,30 @@ impl CallerCache {
     }
 }
 
+/// How a node agent proves which node it runs on.
+#[derive(Debug)]
+pub enum AgentCaller<'r> {
+    /// Its own service-account token, which names its node.
+    NodeToken(&'r str),
+    /// Its node's instance role, whose signature the embedding AWS endpoint checked.
+    InstanceRole(&'r SignedAwsCaller),
+}
+
 pub async fn assume_role<S: AssociationStore>(
     state: &ServerState<S>,
     cluster: &ClusterConfig,
-    node_token: Option<&str>,
+    caller: Option<AgentCaller<'_>>,
     body: &[u8],
 ) -> Result<String, ApiError> {
     let keys = state.keys(&cluster.name)?;
     let now = unix_now();
-    let caller_node = authenticate_agent(state, cluster, keys, node_token, now).await?;
+    let caller_node = match caller {
+        Some(AgentCaller::InstanceRole(signed)) => node_of_instance(cluster, signed)?,
+        Some(AgentCaller::NodeToken(token)) => {
+            authenticate_agent(state, cluster, keys, Some(token), now).await?
+        }
+        None => authenticate_agent(state, cluster, keys, None, now).await?,
+    };
 
     let request: AssumeRoleForPodIdentityRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::eks_auth(
@@ -342,6 +357,25 @@ async fn authenticate_agent<S: AssociationStore>(
     Ok(state.callers.insert(token, &node, verified.expires_at))
 }
 
+/// The node whose instance role signed the call: EC2 names an instance profile's sessions after
+/// the instance.
+fn node_of_instance(
+    cluster: &ClusterConfig,
+    signed: &SignedAwsCaller,
+) -> Result<Arc<str>, ApiError> {
+    match cluster.nodes_by_instance.get(&signed.session_name) {
+        Some(node) => Ok(node.as_str().into()),
+        None => Err(ApiError::eks_auth(
+            ErrorCode::AccessDenied,
+            format!(
+                "the caller is not a node agent of cluster {}: the session {} of role {} is not \
+                 one of its nodes' instances",
+                cluster.name, signed.session_name, signed.role_name
+            ),
+        )),
+    }
+}
+
 /// Verifies, fetching the cluster's keys again once if the token names a key not yet known.
 async fn verify_with_refetch<S: AssociationStore>(
     state: &ServerState<S>,
@@ -423,6 +457,37 @@ fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_instance_role_session_speaks_for_its_node_only() {
+        let text = "listen = \"127.0.0.1:1\"\nops_listen = \"127.0.0.1:2\"\n\
+                    store = \"/dev/null\"\n[[cluster]]\nname = \"eksdemo1\"\naccount = \"111122223333\"\n\
+                    region = \"us-west-2\"\nissuer = \"https://issuer.test\"\n\
+                    jwks_file = \"/dev/null\"\n";
+        let mut config = crate::config::ServerConfig::parse(text).unwrap();
+        let cluster = &mut config.clusters[0];
+        assert!(cluster.nodes_by_instance.is_empty(), "never from the file");
+        cluster
+            .nodes_by_instance
+            .insert("i-0node".into(), "node-1".into());
+        let caller = |session: &str| SignedAwsCaller {
+            role_name: "NodeInstanceRole".into(),
+            session_name: session.into(),
+        };
+        assert_eq!(
+            &*node_of_instance(cluster, &caller("i-0node")).unwrap(),
+            "node-1"
+        );
+        let error = node_of_instance(cluster, &caller("i-0other")).unwrap_err();
+        assert_eq!(error.status, 400);
+        assert_eq!(error.kind, "AccessDeniedException");
+        assert!(
+            error.message.contains(
+                "the session i-0other of role NodeInstanceRole is not one of its nodes' instances"
+            ),
+            "{error:?}"
+        );
+    }
 
     #[test]
     fn session_names_fit_sts() {
