@@ -123,7 +123,7 @@ impl EksAuthClient {
             )),
             None => NodeCredentialSource::from_environment(&http, instance_metadata, &region)?,
         };
-        Self::with_node_credentials(settings, http, region, source, Clock::System)
+        Self::with_node_credentials(settings, http, region, source)
     }
 
     /// A client that signs in `region` with credentials from `source`.
@@ -133,7 +133,7 @@ impl EksAuthClient {
         source: NodeCredentialSource,
     ) -> Result<Self, String> {
         let http = HttpClient::new(settings.attempt_timeout);
-        Self::with_node_credentials(settings, http, region.to_owned(), source, Clock::System)
+        Self::with_node_credentials(settings, http, region.to_owned(), source)
     }
 
     fn with_node_credentials(
@@ -141,14 +141,13 @@ impl EksAuthClient {
         http: HttpClient,
         region: String,
         source: NodeCredentialSource,
-        clock: Clock,
     ) -> Result<Self, String> {
         tracing::info!(region, "signing EKS Auth calls with {}", source.describe());
         if let NodeCredentialSource::Unavailable(why) = &source {
             tracing::warn!("the node has no AWS credentials, every exchange will fail: {why}");
         }
         let authentication = Authentication::SigV4 {
-            credentials: Box::new(NodeCredentialsProvider::new(source, clock)),
+            credentials: Box::new(NodeCredentialsProvider::new(source, Clock::System)),
             region: region.clone(),
         };
         Self::build(settings, http, Some(&region), authentication)
@@ -187,11 +186,6 @@ impl EksAuthClient {
                 clock_skew: AtomicI64::new(0),
             }),
         })
-    }
-
-    /// Where exchanges are sent.
-    pub fn uri(&self) -> &Uri {
-        &self.inner.uri
     }
 }
 
