@@ -26,6 +26,18 @@ def loopback_agent(processes):
     return uri, sts_port, eks_auth, sts
 
 
+def start_agent_with_env(processes, eks_auth_port, agent_port, env):
+    """The agent on loopback with exactly `env`, not the node keys `processes.agent` gives it;
+    its log."""
+    _, log = processes.start(
+        "agent",
+        [PODID, "agent", "-c", "eksdemo1", "--endpoint", f"http://127.0.0.1:{eks_auth_port}",
+         "-b", "127.0.0.1", "-p", agent_port, "--probe-port", free_port(),
+         "--metrics-address", "127.0.0.1", "--metrics-port", free_port()],
+        env=env, ready_text="agent ready")
+    return log
+
+
 def write_token(tmp_path, pod):
     token_file = tmp_path / f"{pod}-token"
     token = mint_token(pod)
@@ -102,12 +114,7 @@ def test_the_agent_signs_with_the_instance_role_from_imds(processes, tmp_path):
     imds = processes.fake("imds", imds_port)
     env = {"PATH": os.environ["PATH"],
            "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{imds_port}/"}
-    _, log = processes.start(
-        "agent",
-        [PODID, "agent", "-c", "eksdemo1", "--endpoint", f"http://127.0.0.1:{eks_auth_port}",
-         "-b", "127.0.0.1", "-p", agent_port, "--probe-port", free_port(),
-         "--metrics-address", "127.0.0.1", "--metrics-port", free_port()],
-        env=env, ready_text="agent ready")
+    log = start_agent_with_env(processes, eks_auth_port, agent_port, env)
     assert "the instance role, from instance metadata" in log.read_text()
 
     uri = f"http://127.0.0.1:{agent_port}/v1/credentials"
@@ -146,12 +153,7 @@ def test_the_agent_signs_with_a_web_identity_role(processes, tmp_path):
            "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/podid-agent",
            "AWS_ROLE_SESSION_NAME": "node-1",
            "AWS_ENDPOINT_URL_STS": f"http://127.0.0.1:{sts_port}"}
-    _, log = processes.start(
-        "agent",
-        [PODID, "agent", "-c", "eksdemo1", "--endpoint", f"http://127.0.0.1:{eks_auth_port}",
-         "-b", "127.0.0.1", "-p", agent_port, "--probe-port", free_port(),
-         "--metrics-address", "127.0.0.1", "--metrics-port", free_port()],
-        env=env, ready_text="agent ready")
+    log = start_agent_with_env(processes, eks_auth_port, agent_port, env)
     assert "the role arn:aws:iam::111122223333:role/podid-agent, assumed with a web identity" \
         in log.read_text()
 

@@ -183,11 +183,12 @@ fn an_ipv4_address_missing_from_the_node_stops_the_agent_with_a_hint() {
     assert!(stderr.contains("run `podid agent init` first"), "{stderr}");
 }
 
-/// The agent started with only `env` (and a region) for its AWS set-up, on loopback; its
-/// output once it stopped on its own.
-fn agent_with_aws_env(env: &[(&str, &str)]) -> Output {
+/// The agent on loopback ports, with only `env` (and a region, and no instance metadata) for
+/// its AWS set-up.
+fn agent_with_aws_env(env: &[(&str, &str)]) -> Command {
     let (port, probe, metrics) = (free_port(), free_port(), free_port());
-    Command::new(env!("CARGO_BIN_EXE_podid"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_podid"));
+    command
         .args([
             "agent",
             "-c",
@@ -202,9 +203,8 @@ fn agent_with_aws_env(env: &[(&str, &str)]) -> Output {
         .env_clear()
         .env("AWS_REGION", "us-west-2")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .envs(env.iter().copied())
-        .output()
-        .expect("run podid")
+        .envs(env.iter().copied());
+    command
 }
 
 #[test]
@@ -257,7 +257,7 @@ fn node_credentials_set_up_wrongly_stop_the_start_with_the_reason() {
         ),
     ];
     for (env, message) in cases {
-        let output = agent_with_aws_env(env);
+        let output = agent_with_aws_env(env).output().expect("run podid");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{env:?}: {stderr}");
         assert!(
@@ -271,22 +271,7 @@ fn node_credentials_set_up_wrongly_stop_the_start_with_the_reason() {
 
 #[test]
 fn without_any_node_credentials_the_agent_starts_and_says_why_exchanges_will_fail() {
-    let (port, probe, metrics) = (free_port(), free_port(), free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_podid"))
-        .args([
-            "agent",
-            "-c",
-            "eksdemo1",
-            "-b",
-            "127.0.0.1",
-            "--metrics-address",
-            "127.0.0.1",
-        ])
-        .args(["-p", &port.to_string(), "--probe-port", &probe.to_string()])
-        .args(["--metrics-port", &metrics.to_string()])
-        .env_clear()
-        .env("AWS_REGION", "us-west-2")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let mut child = agent_with_aws_env(&[])
         .stderr(Stdio::piped())
         .spawn()
         .expect("run podid");
