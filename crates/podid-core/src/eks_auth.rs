@@ -16,6 +16,13 @@ pub struct SignedAwsCaller {
     pub session_name: String,
 }
 
+/// The name in an error type as restJson1 clients read it: the part before any `:` and after
+/// any `#` (`com.amazonaws.eksauth#AccessDeniedException:http://…` → `AccessDeniedException`).
+pub fn error_type_name(error_type: &str) -> &str {
+    let name = error_type.split(':').next().unwrap_or_default();
+    name.rsplit('#').next().unwrap_or_default()
+}
+
 /// Cluster names as EKS accepts them: 1–100 characters, `^[0-9A-Za-z][A-Za-z0-9\-_]*$`.
 pub fn is_valid_cluster_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -82,11 +89,10 @@ impl ErrorCode {
         }
     }
 
-    /// Reads an error type as restJson1 clients do: the part before any `:` and after any `#`,
-    /// with or without the `Exception` suffix.
+    /// Reads an error type as restJson1 clients do (see [`error_type_name`]), with or without
+    /// the `Exception` suffix.
     pub fn from_error_type(error_type: &str) -> Option<Self> {
-        let name = error_type.split(':').next().unwrap_or_default();
-        let name = name.rsplit('#').next().unwrap_or_default();
+        let name = error_type_name(error_type);
         Self::ALL
             .into_iter()
             .find(|code| code.short_name() == name || code.exception_name() == name)

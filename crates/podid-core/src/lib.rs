@@ -10,6 +10,7 @@ pub mod eks_auth;
 pub mod error_chain;
 pub mod percent;
 pub mod pod_mutation;
+pub mod query_xml;
 pub mod secret;
 pub mod time;
 pub mod token;

@@ -54,32 +54,6 @@ pub fn parse_rfc3339_utc(text: &str) -> Option<i64> {
     valid.then(|| days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
-/// Reads an HTTP `Date` header in its preferred form (RFC 9110 IMF-fixdate,
-/// `Sun, 06 Nov 1994 08:49:37 GMT`) as Unix seconds.
-pub fn parse_http_date(text: &str) -> Option<i64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (_weekday, rest) = text.trim().split_once(", ")?;
-    let mut fields = rest.split(' ');
-    let day: i64 = fields.next()?.parse().ok()?;
-    let month_name = fields.next()?;
-    let month = MONTHS.iter().position(|name| *name == month_name)? as i64 + 1;
-    let year: i64 = fields.next()?.parse().ok()?;
-    let mut time = fields
-        .next()?
-        .splitn(3, ':')
-        .map(|part| part.parse::<i64>().ok());
-    let (hour, minute, second) = (time.next()??, time.next()??, time.next()??);
-    let valid = fields.next() == Some("GMT")
-        && fields.next().is_none()
-        && (1..=31).contains(&day)
-        && (0..24).contains(&hour)
-        && (0..60).contains(&minute)
-        && (0..=60).contains(&second);
-    valid.then(|| days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
 /// Days since 1970-01-01 of a proleptic Gregorian date: the inverse of `civil_from_days`.
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
@@ -120,27 +94,6 @@ mod tests {
             "",
         ] {
             assert_eq!(parse_rfc3339_utc(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn reads_http_dates() {
-        assert_eq!(
-            parse_http_date("Tue, 14 Nov 2023 22:13:20 GMT"),
-            Some(1_700_000_000)
-        );
-        assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        for bad in [
-            "Tue, 14 Nov 2023 22:13:20",
-            "Tue, 14 Foo 2023 22:13:20 GMT",
-            "Tuesday, 14-Nov-23 22:13:20 GMT",
-            "Tue, 14 Nov 2023 25:13:20 GMT",
-            "",
-        ] {
-            assert_eq!(parse_http_date(bad), None, "{bad}");
         }
     }
 

@@ -16,6 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use podid_core::percent::percent_encode;
+use podid_core::query_xml::leaf_text;
 use podid_core::time::parse_rfc3339_utc;
 use podid_sandbox_aws::imds::{CredentialSource, Imds, NodeMetadata, RoleCredentials};
 use podid_sigv4::{Credentials, SigningParams, sign_request};
@@ -123,16 +124,16 @@ impl StsNodeCredentials {
             return Err(format!(
                 "STS refused the node role {}: {}: {}",
                 config.role_arn,
-                field(&xml, "Code").unwrap_or_default(),
-                field(&xml, "Message").unwrap_or_default()
+                leaf_text(&xml, "Code").unwrap_or_default(),
+                leaf_text(&xml, "Message").unwrap_or_default()
             ));
         }
         let missing = || "STS answered AssumeRole without credentials".to_owned();
         Ok(RoleCredentials {
-            access_key_id: field(&xml, "AccessKeyId").ok_or_else(missing)?,
-            secret_access_key: field(&xml, "SecretAccessKey").ok_or_else(missing)?,
-            session_token: field(&xml, "SessionToken").ok_or_else(missing)?,
-            expiration: field(&xml, "Expiration")
+            access_key_id: leaf_text(&xml, "AccessKeyId").ok_or_else(missing)?,
+            secret_access_key: leaf_text(&xml, "SecretAccessKey").ok_or_else(missing)?,
+            session_token: leaf_text(&xml, "SessionToken").ok_or_else(missing)?,
+            expiration: leaf_text(&xml, "Expiration")
                 .as_deref()
                 .and_then(parse_rfc3339_utc)
                 .ok_or_else(missing)?,
@@ -153,22 +154,6 @@ impl CredentialSource for StsNodeCredentials {
         *current = Some(fresh.clone());
         Ok(fresh)
     }
-}
-
-/// The text of the first `<tag>` of an STS answer, whose shape is fixed and whose values are
-/// escaped XML text.
-fn field(xml: &str, tag: &str) -> Option<String> {
-    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
-    let end = start + xml[start..].find('<')?;
-    Some(unescape(&xml[start..end]))
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 pub fn unix_now() -> i64 {
@@ -196,19 +181,4 @@ pub fn service(config_path: &Path) -> Result<(SocketAddr, Arc<Imds<StsNodeCreden
     let source = StsNodeCredentials::new(config);
     let imds = Imds::new(node, source, require_token, &token_key, unix_now);
     Ok((listen, Arc::new(imds)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_credentials_of_an_sts_answer() {
-        let xml = "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIA1\
-                   </AccessKeyId><SecretAccessKey>s/e+c&amp;r</SecretAccessKey></Credentials>\
-                   </AssumeRoleResult></AssumeRoleResponse>";
-        assert_eq!(field(xml, "AccessKeyId").as_deref(), Some("ASIA1"));
-        assert_eq!(field(xml, "SecretAccessKey").as_deref(), Some("s/e+c&r"));
-        assert_eq!(field(xml, "SessionToken"), None);
-    }
 }

@@ -1,6 +1,7 @@
 //! Where credentials come from: the EKS Auth API, or a podid server speaking the same protocol.
 
 mod eks_auth;
+mod environment;
 mod http_client;
 mod node_credentials;
 mod proxy_connector;

@@ -20,6 +20,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
+use super::environment::setting;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Clone)]
@@ -50,8 +52,8 @@ impl ProxyConnector {
 /// Whether the environment names a proxy for `https` destinations.
 pub fn https_proxy_is_named() -> bool {
     ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|variable| std::env::var_os(variable).is_some_and(|value| !value.is_empty()))
+        .into_iter()
+        .any(|variable| setting(variable).is_some())
 }
 
 impl Service<Uri> for ProxyConnector {

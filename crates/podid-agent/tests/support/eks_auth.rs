@@ -17,6 +17,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use podid_core::token::decode_claims;
+use podid_sigv4::AmzDate;
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -110,7 +111,7 @@ async fn answer(
     }
     if pod.starts_with("skewed-") {
         let service_now = super::tokens::now() + SKEWED_CLOCK_AHEAD;
-        let signed_at = unix_of_amz_date(&amz_date);
+        let signed_at = AmzDate::parse_basic(&amz_date).map_or(0, AmzDate::unix);
         if (signed_at - service_now).abs() > 15 * 60 {
             let body = json!({"message": format!("Signature expired: {amz_date} is now earlier \
                 than the service's time - 15 min.")});
@@ -151,21 +152,6 @@ async fn answer(
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap();
     Ok(response)
-}
-
-/// Unix seconds of an `X-Amz-Date` (`20261204T224319Z`).
-fn unix_of_amz_date(amz_date: &str) -> i64 {
-    let part = |range: std::ops::Range<usize>| amz_date.get(range).unwrap_or("00");
-    let rfc3339 = format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        part(0..4),
-        part(4..6),
-        part(6..8),
-        part(9..11),
-        part(11..13),
-        part(13..15)
-    );
-    podid_core::time::parse_rfc3339_utc(&rfc3339).unwrap_or(0)
 }
 
 /// An HTTP `Date` value (`Fri, 04 Dec 2026 22:43:19 GMT`).

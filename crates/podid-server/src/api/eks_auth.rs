@@ -81,29 +81,21 @@ impl CallerCache {
     }
 }
 
-/// How a node agent proves which node it runs on.
-#[derive(Debug)]
-pub enum AgentCaller<'r> {
-    /// Its own service-account token, which names its node.
-    NodeToken(&'r str),
-    /// Its node's instance role, whose signature the embedding AWS endpoint checked.
-    InstanceRole(&'r SignedAwsCaller),
-}
-
+/// Exchanges a pod's token for its role's credentials. The calling agent proves its node with
+/// its own service-account token (`node_token`), or, behind an AWS endpoint that checked its
+/// signature, with its node's instance role (`signed`).
 pub async fn assume_role<S: AssociationStore>(
     state: &ServerState<S>,
     cluster: &ClusterConfig,
-    caller: Option<AgentCaller<'_>>,
+    node_token: Option<&str>,
+    signed: Option<&SignedAwsCaller>,
     body: &[u8],
 ) -> Result<String, ApiError> {
     let keys = state.keys(&cluster.name)?;
     let now = unix_now();
-    let caller_node = match caller {
-        Some(AgentCaller::InstanceRole(signed)) => node_of_instance(cluster, signed)?,
-        Some(AgentCaller::NodeToken(token)) => {
-            authenticate_agent(state, cluster, keys, Some(token), now).await?
-        }
-        None => authenticate_agent(state, cluster, keys, None, now).await?,
+    let caller_node = match (node_token, signed) {
+        (None, Some(signed)) => node_of_instance(cluster, signed)?,
+        _ => authenticate_agent(state, cluster, keys, node_token, now).await?,
     };
 
     let request: AssumeRoleForPodIdentityRequest = serde_json::from_slice(body).map_err(|e| {

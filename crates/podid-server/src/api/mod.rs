@@ -17,7 +17,6 @@ use serde_json::Value;
 
 use crate::config::ClusterConfig;
 use crate::store::AssociationStore;
-use eks_auth::AgentCaller;
 pub use eks_auth::session_name;
 pub use error::ApiError;
 pub use state::ServerState;
@@ -104,13 +103,9 @@ impl<S: AssociationStore> Api<S> {
                 let node_token = request.headers().get(NODE_TOKEN_HEADER).cloned();
                 let node_token = node_token.as_ref().and_then(|value| value.to_str().ok());
                 let signed = request.extensions().get::<SignedAwsCaller>().cloned();
-                let caller = match (node_token, &signed) {
-                    (Some(token), _) => Some(AgentCaller::NodeToken(token)),
-                    (None, Some(signed)) => Some(AgentCaller::InstanceRole(signed)),
-                    (None, None) => None,
-                };
                 let body = read_body(request).await?;
-                return eks_auth::assume_role(state, cluster, caller, &body).await;
+                return eks_auth::assume_role(state, cluster, node_token, signed.as_ref(), &body)
+                    .await;
             }
         };
         Ok(answer.to_string())

@@ -8,7 +8,7 @@ use hyper::StatusCode;
 use podid_core::Secret;
 use podid_core::arn;
 use podid_core::container::RoleCredentials;
-use podid_core::eks_auth::{AssumedRoleUser, ErrorCode, WireCredentials};
+use podid_core::eks_auth::{AssumedRoleUser, ErrorCode, WireCredentials, error_type_name};
 use serde::Deserialize;
 
 use crate::upstream::UpstreamError;
@@ -61,30 +61,38 @@ pub fn credentials(reply: &Reply) -> Result<RoleCredentials, UpstreamError> {
     })
 }
 
-/// The error an answer other than 200 stands for.
-pub fn refusal(reply: &Reply) -> UpstreamError {
+/// What an answer other than 200 stands for.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: UpstreamError,
+    /// The request was signed at a time too far from the service's clock (AWS allows 15
+    /// minutes either way), so it would pass if signed again with the service's time.
+    pub clock_skew: bool,
+}
+
+pub fn refusal(reply: &Reply) -> Refused {
     let body: Refusal = serde_json::from_slice(&reply.body).unwrap_or_default();
-    let code = error_type(reply, &body)
+    let error_type = error_type(reply, &body);
+    let code = error_type
         .and_then(ErrorCode::from_error_type)
         .unwrap_or_else(|| code_for_status(reply.status));
+    let clock_skew = is_clock_skew(
+        error_type.map(error_type_name).unwrap_or_default(),
+        body.message.as_deref().unwrap_or_default(),
+    );
     let message = body.message.unwrap_or_else(|| {
         format!(
             "EKS Auth refused the request with HTTP {}",
             reply.status.as_u16()
         )
     });
-    UpstreamError::new(code, message)
+    Refused {
+        error: UpstreamError::new(code, message),
+        clock_skew,
+    }
 }
 
-/// Whether a refusal says that the request was signed at a time too far from the service's
-/// clock (AWS allows 15 minutes either way), so that it would pass if signed again with the
-/// service's time.
-pub fn is_clock_skew(reply: &Reply) -> bool {
-    let body: Refusal = serde_json::from_slice(&reply.body).unwrap_or_default();
-    let error_type = error_type(reply, &body).unwrap_or_default();
-    let name = error_type.split(':').next().unwrap_or_default();
-    let name = name.rsplit('#').next().unwrap_or_default();
-    let message = body.message.as_deref().unwrap_or_default();
+fn is_clock_skew(name: &str, message: &str) -> bool {
     matches!(
         name,
         "RequestTimeTooSkewed" | "RequestInTheFuture" | "RequestExpired"
@@ -180,7 +188,7 @@ mod tests {
             r#"{"message":"not allowed"}"#,
         );
         assert_eq!(
-            refusal(&header),
+            refusal(&header).error,
             UpstreamError::new(ErrorCode::AccessDenied, "not allowed")
         );
         let body = reply(
@@ -189,11 +197,11 @@ mod tests {
             r#"{"__type":"ExpiredTokenException","Message":"old"}"#,
         );
         assert_eq!(
-            refusal(&body),
+            refusal(&body).error,
             UpstreamError::new(ErrorCode::ExpiredToken, "old")
         );
         let code = reply(404, &[], r#"{"code":"ResourceNotFoundException"}"#);
-        assert_eq!(refusal(&code).code, ErrorCode::ResourceNotFound);
+        assert_eq!(refusal(&code).error.code, ErrorCode::ResourceNotFound);
     }
 
     #[test]
@@ -206,7 +214,7 @@ mod tests {
             (503, ErrorCode::ServiceUnavailable),
         ];
         for (status, code) in cases {
-            let error = refusal(&reply(status, &[], "<html>gateway</html>"));
+            let error = refusal(&reply(status, &[], "<html>gateway</html>")).error;
             assert_eq!(error.code, code, "{status}");
             assert_eq!(
                 error.message,
@@ -222,23 +230,23 @@ mod tests {
             &[("x-amzn-errortype", "InvalidSignatureException")],
             r#"{"message":"Signature expired: 20261204T100000Z is now earlier than later"}"#,
         );
-        assert!(is_clock_skew(&expired));
+        assert!(refusal(&expired).clock_skew);
         let future = reply(
             403,
             &[],
             r#"{"__type":"InvalidSignatureException","message":"Signature not yet current: x"}"#,
         );
-        assert!(is_clock_skew(&future));
+        assert!(refusal(&future).clock_skew);
         let skewed = reply(400, &[("x-amzn-errortype", "RequestTimeTooSkewed")], "{}");
-        assert!(is_clock_skew(&skewed));
+        assert!(refusal(&skewed).clock_skew);
         let mismatch = reply(
             403,
             &[("x-amzn-errortype", "InvalidSignatureException")],
             r#"{"message":"The request signature we calculated does not match"}"#,
         );
-        assert!(!is_clock_skew(&mismatch));
+        assert!(!refusal(&mismatch).clock_skew);
         let denied = reply(400, &[("x-amzn-errortype", "AccessDeniedException")], "{}");
-        assert!(!is_clock_skew(&denied));
+        assert!(!refusal(&denied).clock_skew);
     }
 
     #[test]

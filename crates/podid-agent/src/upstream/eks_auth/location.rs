@@ -1,14 +1,13 @@
 //! Where EKS Auth is: the node's region, and the endpoint that serves it.
 
+use crate::upstream::environment::{configured_endpoint, setting};
 use crate::upstream::node_credentials::{InstanceMetadata, profile_region};
 
 /// The node's region, looked up as the AWS SDKs do: `AWS_REGION`, `AWS_DEFAULT_REGION`, the
 /// profile's `region` in the shared config file, then instance metadata.
 pub async fn region(instance_metadata: Option<&InstanceMetadata>) -> Result<String, String> {
     for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
-        if let Ok(region) = std::env::var(variable)
-            && !region.is_empty()
-        {
+        if let Some(region) = setting(variable) {
             return checked(region, variable);
         }
     }
@@ -45,13 +44,11 @@ fn checked(region: String, origin: &str) -> Result<String, String> {
 /// The endpoint's base URL: `--endpoint`, `AWS_ENDPOINT_URL_EKS_AUTH`, `AWS_ENDPOINT_URL`, else
 /// the region's public endpoint.
 pub fn endpoint(flag: Option<&str>, region: Option<&str>) -> Result<String, String> {
-    let configured = flag.map(str::to_owned).or_else(|| {
-        ["AWS_ENDPOINT_URL_EKS_AUTH", "AWS_ENDPOINT_URL"]
-            .into_iter()
-            .find_map(|variable| std::env::var(variable).ok().filter(|url| !url.is_empty()))
-    });
-    if let Some(url) = configured {
-        return Ok(url.trim_end_matches('/').to_owned());
+    if let Some(flag) = flag {
+        return Ok(flag.trim_end_matches('/').to_owned());
+    }
+    if let Some(url) = configured_endpoint("AWS_ENDPOINT_URL_EKS_AUTH") {
+        return Ok(url);
     }
     let region = region.ok_or("EKS Auth's endpoint depends on the region, and none is known")?;
     Ok(regional_endpoint(region))

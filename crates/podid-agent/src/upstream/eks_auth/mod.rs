@@ -22,8 +22,7 @@ use hyper::{HeaderMap, Method, Request, Uri};
 use podid_core::Secret;
 use podid_core::container::RoleCredentials;
 use podid_core::eks_auth::{AssumeRoleForPodIdentityRequest, ErrorCode, NODE_TOKEN_HEADER};
-use podid_core::time::parse_http_date;
-use podid_sigv4::{Credentials, SigningParams, sign_request};
+use podid_sigv4::{AmzDate, Credentials, SigningParams, sign_request};
 
 use super::http_client::{HttpClient, HttpError, Reply};
 use super::node_credentials::{
@@ -105,17 +104,17 @@ impl EksAuthClient {
     /// region as the AWS SDKs find them, and the endpoint.
     pub async fn connect(settings: &EksAuthSettings) -> Result<Self, String> {
         let http = HttpClient::new(settings.attempt_timeout);
-        let instance_metadata = InstanceMetadata::from_environment(http.clone())?.map(Arc::new);
+        let instance_metadata = InstanceMetadata::from_environment(http.clone())?;
         if let Some(file) = &settings.node_token_file {
             // Off EKS the node has no region of its own to offer, nor needs one to sign.
             let region = match settings.endpoint {
                 Some(_) => None,
-                None => Some(location::region(instance_metadata.as_deref()).await?),
+                None => Some(location::region(instance_metadata.as_ref()).await?),
             };
             let authentication = Authentication::NodeToken(file.clone());
             return Self::build(settings, http, region.as_deref(), authentication);
         }
-        let region = location::region(instance_metadata.as_deref()).await?;
+        let region = location::region(instance_metadata.as_ref()).await?;
         let source = match &settings.rotating_credentials_file {
             Some(file) => NodeCredentialSource::RotatingFile(RotatingSharedCredentials::new(
                 file,
@@ -199,36 +198,31 @@ impl CredentialSource for EksAuthClient {
         let mut attempt = 1;
         loop {
             let request = inner.request(&body).await?;
-            let failure = match inner.http.send(request, inner.attempt_timeout).await {
+            // The failure, and when to try again if it is worth trying again.
+            let (failure, pause) = match inner.http.send(request, inner.attempt_timeout).await {
                 Ok(reply) if reply.status.is_success() => return answer::credentials(&reply),
                 Ok(reply) => {
-                    let refusal = answer::refusal(&reply);
-                    if answer::is_clock_skew(&reply) && inner.learn_clock_skew(&reply) {
-                        if attempt >= inner.max_attempts {
-                            return Err(refusal);
-                        }
-                        attempt += 1;
-                        continue;
-                    }
-                    if !answer::is_transient(reply.status, refusal.code) {
-                        return Err(refusal);
-                    }
-                    refusal
+                    let refused = answer::refusal(&reply);
+                    let pause = if refused.clock_skew && inner.learn_clock_skew(&reply) {
+                        Some(Duration::ZERO)
+                    } else {
+                        answer::is_transient(reply.status, refused.error.code)
+                            .then(|| inner.backoff(attempt))
+                    };
+                    (refused.error, pause)
                 }
                 Err(error) => {
-                    let retryable = error.is_retryable();
-                    let failure = unreachable(&error);
-                    if !retryable {
-                        return Err(failure);
-                    }
-                    failure
+                    let pause = error.is_retryable().then(|| inner.backoff(attempt));
+                    (unreachable(&error), pause)
                 }
             };
-            if attempt >= inner.max_attempts {
-                return Err(failure);
+            match pause {
+                Some(pause) if attempt < inner.max_attempts => {
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                _ => return Err(failure),
             }
-            tokio::time::sleep(inner.backoff(attempt)).await;
-            attempt += 1;
         }
     }
 }
@@ -292,7 +286,8 @@ impl Inner {
             .headers
             .get(DATE)
             .and_then(|value| value.to_str().ok())
-            .and_then(parse_http_date)
+            .and_then(AmzDate::parse_http_date)
+            .map(AmzDate::unix)
         else {
             return false;
         };

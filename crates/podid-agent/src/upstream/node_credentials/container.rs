@@ -18,6 +18,7 @@ use podid_core::time::parse_rfc3339_utc;
 use serde::Deserialize;
 
 use super::NodeCredentials;
+use crate::upstream::environment::setting;
 use crate::upstream::http_client::HttpClient;
 
 /// Where ECS serves the relative URI.
@@ -59,10 +60,9 @@ struct ErrorDocument {
 impl ContainerCredentials {
     /// The endpoint the environment names, if it names one.
     pub fn from_environment(http: HttpClient) -> Result<Option<Self>, String> {
-        let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let uri = if let Some(relative) = variable("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+        let uri = if let Some(relative) = setting("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
             format!("{ECS_HOST}{relative}")
-        } else if let Some(full) = variable("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+        } else if let Some(full) = setting("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
             full
         } else {
             return Ok(None);
@@ -71,10 +71,10 @@ impl ContainerCredentials {
             .parse()
             .map_err(|_| format!("the container credentials URI {uri:?} is not a valid URL"))?;
         check_destination(&uri)?;
-        let authorization = variable("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+        let authorization = setting("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
             .map(|file| Authorization::File(file.into()))
             .or_else(|| {
-                variable("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+                setting("AWS_CONTAINER_AUTHORIZATION_TOKEN")
                     .map(|value| Authorization::Value(Secret::new(value)))
             });
         Ok(Some(Self {

@@ -17,12 +17,16 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::NodeCredentials;
+use crate::upstream::environment::setting;
 use crate::upstream::http_client::{HttpClient, Reply};
 
 const IPV4_ENDPOINT: &str = "http://169.254.169.254";
 const IPV6_ENDPOINT: &str = "http://[fd00:ec2::254]";
 const CREDENTIALS_PATH: &str = "/latest/meta-data/iam/security-credentials/";
 const REGION_PATH: &str = "/latest/meta-data/placement/region";
+const TOKEN_PATH: &str = "/latest/api/token";
+const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+const TOKEN_TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 
 /// Session tokens are asked for with the longest lifetime IMDS grants, and replaced a minute
 /// before it ends.
@@ -62,24 +66,21 @@ impl InstanceMetadata {
     /// The service the environment points to, or `None` when `AWS_EC2_METADATA_DISABLED` is
     /// `true`.
     pub fn from_environment(http: HttpClient) -> Result<Option<Self>, String> {
-        let disabled = std::env::var("AWS_EC2_METADATA_DISABLED")
-            .is_ok_and(|value| value.eq_ignore_ascii_case("true"));
+        let disabled = setting("AWS_EC2_METADATA_DISABLED")
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"));
         if disabled {
             return Ok(None);
         }
-        let endpoint = match std::env::var("AWS_EC2_METADATA_SERVICE_ENDPOINT") {
-            Ok(endpoint) if !endpoint.is_empty() => endpoint,
-            _ => match std::env::var("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") {
-                Ok(mode) if mode.eq_ignore_ascii_case("ipv6") => IPV6_ENDPOINT.to_owned(),
-                Ok(mode) if mode.is_empty() || mode.eq_ignore_ascii_case("ipv4") => {
-                    IPV4_ENDPOINT.to_owned()
-                }
-                Ok(_) => {
+        let endpoint = match setting("AWS_EC2_METADATA_SERVICE_ENDPOINT") {
+            Some(endpoint) => endpoint,
+            None => match setting("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") {
+                Some(mode) if mode.eq_ignore_ascii_case("ipv6") => IPV6_ENDPOINT.to_owned(),
+                Some(mode) if !mode.eq_ignore_ascii_case("ipv4") => {
                     return Err(
                         "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE must be IPv4 or IPv6".into(),
                     );
                 }
-                Err(_) => IPV4_ENDPOINT.to_owned(),
+                _ => IPV4_ENDPOINT.to_owned(),
             },
         };
         Ok(Some(Self::new(&endpoint, http)))
@@ -144,46 +145,28 @@ impl InstanceMetadata {
         Ok(region.trim().to_owned())
     }
 
-    /// Reads one document, asking again after transient failures and with a new session token
-    /// when the service no longer accepts the one held.
+    /// Reads one document, with a new session token when the service no longer accepts the
+    /// one held.
     async fn get(&self, path: &str) -> Result<String, String> {
-        let mut last_problem = String::new();
-        for attempt in 1..=ATTEMPTS {
-            if attempt > 1 {
-                tokio::time::sleep(PAUSE_BETWEEN_ATTEMPTS).await;
-            }
-            let token = self.session_token().await?;
-            let request = Request::get(format!("{}{path}", self.endpoint))
-                .header("x-aws-ec2-metadata-token", token.expose())
-                .body(Full::new(Bytes::new()))
-                .map_err(|error| format!("instance metadata request for {path}: {error}"))?;
-            match self.http.send(request, ATTEMPT_TIMEOUT).await {
-                Ok(reply) if reply.status == StatusCode::OK => return text_of(reply, path),
-                Ok(reply) if reply.status == StatusCode::UNAUTHORIZED => {
-                    *self.token.lock().await = None;
-                    last_problem =
-                        format!("instance metadata refused its session token for {path}");
-                }
-                Ok(reply) if reply.status == StatusCode::NOT_FOUND => {
-                    return Err(format!("instance metadata has no {path}"));
-                }
-                Ok(reply) if reply.status.is_server_error() => {
-                    last_problem =
-                        format!("instance metadata answered {path} with {}", reply.status);
-                }
-                Ok(reply) => {
-                    return Err(format!(
-                        "instance metadata answered {path} with {}",
-                        reply.status
-                    ));
-                }
-                Err(error) => {
-                    last_problem =
-                        format!("instance metadata at {} failed: {error}", self.endpoint);
-                }
-            }
+        let mut token = self.session_token().await?;
+        let mut reply = self
+            .send(Method::GET, path, (TOKEN_HEADER, token.expose()))
+            .await?;
+        if reply.status == StatusCode::UNAUTHORIZED {
+            *self.token.lock().await = None;
+            token = self.session_token().await?;
+            reply = self
+                .send(Method::GET, path, (TOKEN_HEADER, token.expose()))
+                .await?;
         }
-        Err(last_problem)
+        match reply.status {
+            StatusCode::OK => text_of(reply, path),
+            StatusCode::UNAUTHORIZED => Err(format!(
+                "instance metadata refused its session token for {path}"
+            )),
+            StatusCode::NOT_FOUND => Err(format!("instance metadata has no {path}")),
+            status => Err(format!("instance metadata answered {path} with {status}")),
+        }
     }
 
     async fn session_token(&self) -> Result<Secret, String> {
@@ -194,37 +177,50 @@ impl InstanceMetadata {
         {
             return Ok(token.value.clone());
         }
+        let ttl = TOKEN_TTL_SECONDS.to_string();
+        let reply = self
+            .send(Method::PUT, TOKEN_PATH, (TOKEN_TTL_HEADER, &ttl))
+            .await?;
+        if reply.status != StatusCode::OK {
+            return Err(format!(
+                "instance metadata refused a session token ({}); podid speaks IMDSv2 only",
+                reply.status
+            ));
+        }
+        let value = Secret::new(text_of(reply, TOKEN_PATH)?.trim());
+        let lifetime = Duration::from_secs(TOKEN_TTL_SECONDS) - TOKEN_MARGIN;
+        *held = Some(SessionToken {
+            value: value.clone(),
+            renew_at: Instant::now() + lifetime,
+        });
+        Ok(value)
+    }
+
+    /// Sends one request with one header, asking again after network failures and server
+    /// errors; any other answer is the caller's to read.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        (name, value): (&str, &str),
+    ) -> Result<Reply, String> {
         let mut last_problem = String::new();
         for attempt in 1..=ATTEMPTS {
             if attempt > 1 {
                 tokio::time::sleep(PAUSE_BETWEEN_ATTEMPTS).await;
             }
             let request = Request::builder()
-                .method(Method::PUT)
-                .uri(format!("{}/latest/api/token", self.endpoint))
-                .header("x-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS)
+                .method(method.clone())
+                .uri(format!("{}{path}", self.endpoint))
+                .header(name, value)
                 .body(Full::new(Bytes::new()))
-                .map_err(|error| format!("instance metadata token request: {error}"))?;
+                .map_err(|error| format!("instance metadata request for {path}: {error}"))?;
             match self.http.send(request, ATTEMPT_TIMEOUT).await {
-                Ok(reply) if reply.status == StatusCode::OK => {
-                    let value = Secret::new(text_of(reply, "/latest/api/token")?.trim());
-                    let lifetime = Duration::from_secs(TOKEN_TTL_SECONDS) - TOKEN_MARGIN;
-                    *held = Some(SessionToken {
-                        value: value.clone(),
-                        renew_at: Instant::now() + lifetime,
-                    });
-                    return Ok(value);
-                }
                 Ok(reply) if reply.status.is_server_error() => {
-                    last_problem = format!("instance metadata token request: {}", reply.status);
+                    last_problem =
+                        format!("instance metadata answered {path} with {}", reply.status);
                 }
-                Ok(reply) => {
-                    return Err(format!(
-                        "instance metadata refused a session token ({}); podid speaks IMDSv2 \
-                         only",
-                        reply.status
-                    ));
-                }
+                Ok(reply) => return Ok(reply),
                 Err(error) => {
                     last_problem =
                         format!("instance metadata at {} failed: {error}", self.endpoint);

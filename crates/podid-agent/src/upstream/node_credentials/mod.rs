@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use podid_core::Secret;
 
 use crate::clock::Clock;
+use crate::upstream::environment::setting;
 use crate::upstream::http_client::HttpClient;
 
 pub use container::ContainerCredentials;
@@ -54,7 +55,7 @@ pub enum NodeCredentialSource {
     RotatingFile(RotatingSharedCredentials),
     WebIdentity(WebIdentity),
     Container(ContainerCredentials),
-    InstanceMetadata(Arc<InstanceMetadata>),
+    InstanceMetadata(InstanceMetadata),
     /// Nothing is configured: every exchange fails with this explanation.
     Unavailable(String),
 }
@@ -64,7 +65,7 @@ impl NodeCredentialSource {
     /// work, such as an access key id without its secret.
     pub fn from_environment(
         http: &HttpClient,
-        instance_metadata: Option<Arc<InstanceMetadata>>,
+        instance_metadata: Option<InstanceMetadata>,
         region: &str,
     ) -> Result<Self, String> {
         if let Some(credentials) = environment_keys()? {
@@ -90,8 +91,8 @@ impl NodeCredentialSource {
         }
         Ok(Self::Unavailable(
             "no source is configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a \
-             profile with static keys, or container credentials, or run on EC2 with instance \
-             metadata enabled"
+             profile with static keys, a web identity role, or container credentials, or run \
+             on EC2 with instance metadata enabled"
                 .into(),
         ))
     }
@@ -154,16 +155,15 @@ impl fmt::Debug for NodeCredentialSource {
 
 /// Keys from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
 fn environment_keys() -> Result<Option<NodeCredentials>, String> {
-    let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    let Some(access_key_id) = variable("AWS_ACCESS_KEY_ID") else {
+    let Some(access_key_id) = setting("AWS_ACCESS_KEY_ID") else {
         return Ok(None);
     };
-    let secret = variable("AWS_SECRET_ACCESS_KEY")
+    let secret = setting("AWS_SECRET_ACCESS_KEY")
         .ok_or("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")?;
     Ok(Some(NodeCredentials {
         access_key_id,
         secret_access_key: Secret::new(secret),
-        session_token: variable("AWS_SESSION_TOKEN").map(Secret::new),
+        session_token: setting("AWS_SESSION_TOKEN").map(Secret::new),
         expires_at: None,
     }))
 }

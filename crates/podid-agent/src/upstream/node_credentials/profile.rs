@@ -15,6 +15,7 @@ use std::time::Duration;
 use podid_core::Secret;
 
 use super::NodeCredentials;
+use crate::upstream::environment::setting;
 
 /// How long one reading of the file is used before the file is read again.
 pub const ROTATION_INTERVAL: Duration = Duration::from_secs(60);
@@ -51,9 +52,9 @@ fn shared_file(variable: &str, name: &str) -> Option<PathBuf> {
 
 /// The profile the agent reads: `AWS_PROFILE`, else `default`; and whether it was chosen.
 fn chosen_profile() -> (String, bool) {
-    match std::env::var("AWS_PROFILE") {
-        Ok(name) if !name.is_empty() => (name, true),
-        _ => ("default".to_owned(), false),
+    match setting("AWS_PROFILE") {
+        Some(name) => (name, true),
+        None => ("default".to_owned(), false),
     }
 }
 
@@ -61,7 +62,6 @@ fn chosen_profile() -> (String, bool) {
 /// about credentials, so the next source is tried.
 pub fn static_keys() -> Result<Option<(NodeCredentials, String)>, String> {
     let (profile, chosen) = chosen_profile();
-    let mut found_profile = false;
     let mut sections = Vec::new();
     if let Some(file) = credentials_file() {
         let section = read_section(&file, &|name| name == profile)?;
@@ -72,26 +72,25 @@ pub fn static_keys() -> Result<Option<(NodeCredentials, String)>, String> {
         sections.extend(section.map(|section| (file, section)));
     }
     for (file, section) in &sections {
-        found_profile = true;
         if value(section, "aws_access_key_id").is_some() {
             let credentials = keys_of(section, &profile)
                 .map_err(|problem| format!("{}: {problem}", file.display()))?;
             let origin = format!("the [{profile}] profile of {}", file.display());
             return Ok(Some((credentials, origin)));
         }
-        if let Some(setting) = UNSUPPORTED_SETTINGS
+        if let Some(unsupported) = UNSUPPORTED_SETTINGS
             .iter()
-            .find(|setting| value(section, setting).is_some())
+            .find(|name| value(section, name).is_some())
         {
             return Err(format!(
-                "{}: the [{profile}] profile obtains credentials with {setting}, which the \
+                "{}: the [{profile}] profile obtains credentials with {unsupported}, which the \
                  podid agent does not support; give the node static keys, instance metadata \
                  or container credentials",
                 file.display()
             ));
         }
     }
-    if chosen && !found_profile {
+    if chosen && sections.is_empty() {
         return Err(format!(
             "AWS_PROFILE names the profile {profile:?}, which neither shared file has"
         ));
