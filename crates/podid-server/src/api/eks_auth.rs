@@ -453,9 +453,9 @@ mod tests {
     #[test]
     fn an_instance_role_session_speaks_for_its_node_only() {
         let text = "listen = \"127.0.0.1:1\"\nops_listen = \"127.0.0.1:2\"\n\
-                    store = \"/dev/null\"\n[[cluster]]\nname = \"eksdemo1\"\naccount = \"111122223333\"\n\
-                    region = \"us-west-2\"\nissuer = \"https://issuer.test\"\n\
-                    jwks_file = \"/dev/null\"\n";
+                    store = \"/dev/null\"\n[[cluster]]\nname = \"eksdemo1\"\n\
+                    account = \"111122223333\"\nregion = \"us-west-2\"\n\
+                    issuer = \"https://issuer.test\"\njwks_file = \"/dev/null\"\n";
         let mut config = crate::config::ServerConfig::parse(text).unwrap();
         let cluster = &mut config.clusters[0];
         assert!(cluster.nodes_by_instance.is_empty(), "never from the file");
